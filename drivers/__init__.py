@@ -1,0 +1,1 @@
+"""Protocol drivers: one sub-package per protocol, each in transport / codec / driver layers."""

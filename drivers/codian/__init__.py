@@ -1,0 +1,1 @@
+"""Cisco TelePresence MCU (ex-Codian) Remote Management API over XML-RPC."""

@@ -1,0 +1,164 @@
+"""HTTP(S) transport shared by the XML-over-HTTP drivers (Codian XML-RPC, Polycom RMX XML).
+
+Bytes in, bytes out: one POST per call, a hard deadline per call, TLS with a configurable CA
+file, connection reuse through one `httpx.AsyncClient`. Bodies are never logged: they carry
+the password (Codian) or the login (RMX).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+
+import httpx
+
+from devices.errors import (
+    AuthenticationError,
+    DeviceError,
+    DeviceTimeoutError,
+    ProtocolError,
+    TransportError,
+)
+from devices.secrets import redact
+
+#: concurrent requests to one device (an MCU's web API serves a handful of connections)
+MAX_CONNECTIONS = 8
+
+
+class HttpTransport:
+    """POSTs request bodies to one URL of one device; maps every failure onto the error tree."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        host: str,
+        port: int | None,
+        tls: bool,
+        path: str,
+        timeout_s: float,
+        content_type: str = "text/xml; charset=utf-8",
+        ca_file: str | None = None,
+        verify_tls: bool = True,
+    ) -> None:
+        self.name = name
+        scheme = "https" if tls else "http"
+        netloc = f"[{host}]" if ":" in host and not host.startswith("[") else host
+        self.url = f"{scheme}://{netloc}{f':{port}' if port else ''}{path}"
+        self.path = path
+        self.timeout_s = timeout_s
+        self._headers = {"Content-Type": content_type, "Accept-Charset": "utf-8"}
+        self._verify: ssl.SSLContext | bool = False
+        if tls and verify_tls:
+            self._verify = ssl.create_default_context(cafile=ca_file)
+        self._client: httpx.AsyncClient | None = None
+        # Requests beyond the pool wait here, not in httpcore's queue, which rescans every
+        # waiting request at each step (1000 points dialling at once: seconds of CPU).
+        self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
+        self._log = logging.getLogger(f"mcu_control.device.{name}")
+
+    async def post(self, body: bytes, *, what: str) -> bytes:
+        """POST `body`; return the 2xx response body or raise a named, redacted error."""
+        client = self._ensure_client()
+        started = time.monotonic()
+        self._log.debug("POST %s %s (%d bytes)", self.path, what, len(body))
+        try:
+            async with asyncio.timeout(self.timeout_s), self._slots:
+                response = await client.post(self.url, content=body, headers=self._headers)
+        except (TimeoutError, httpx.TimeoutException):
+            raise DeviceTimeoutError(
+                f"no answer to {what} within {self.timeout_s:g} s",
+                device=self.name,
+                hint="check the MCU is up and not overloaded, or raise timeout_s in the profile",
+                timeout_s=self.timeout_s,
+            ) from None
+        except httpx.ConnectError as exc:
+            reason = redact(_reason(exc))
+            tls_problem = "CERTIFICATE" in reason.upper() or "SSL" in reason.upper()
+            raise TransportError(
+                f"cannot connect to {self.url}: {reason}",
+                device=self.name,
+                hint="set ca_file to the CA that signed the MCU's certificate (or verify_tls: false)"
+                if tls_problem
+                else "check the MCU's address, port, tls setting and that its web API is enabled",
+            ) from None
+        except httpx.RemoteProtocolError as exc:
+            reason = redact(_reason(exc))
+            if not _cut_short(reason):  # it answered, but not in HTTP: garbage, not a drop
+                raise ProtocolError(
+                    f"the answer to {what} from {self.url} is not HTTP: {reason}",
+                    device=self.name,
+                    hint="check that this port is the MCU's web API and the tls setting is right",
+                ) from None
+            raise TransportError(
+                f"connection to {self.url} dropped during {what}: {reason}",
+                device=self.name,
+                hint="retry; if it persists check the network path and the MCU's load",
+            ) from None
+        except (httpx.ReadError, httpx.WriteError) as exc:
+            raise TransportError(
+                f"connection to {self.url} dropped during {what}: {redact(_reason(exc))}",
+                device=self.name,
+                hint="retry; if it persists check the network path and the MCU's load",
+            ) from None
+        except httpx.HTTPError as exc:
+            raise TransportError(
+                f"HTTP failure talking to {self.url} during {what}: {redact(_reason(exc))}",
+                device=self.name,
+            ) from None
+        elapsed_ms = (time.monotonic() - started) * 1000
+        self._log.debug(
+            "%s -> HTTP %d (%d bytes, %.1f ms)",
+            what,
+            response.status_code,
+            len(response.content),
+            elapsed_ms,
+        )
+        status = response.status_code
+        if status in (401, 403):
+            raise AuthenticationError(
+                f"HTTP {status} {response.reason_phrase} for {what}",
+                device=self.name,
+                hint="check the user name and password in the profile",
+                code=f"http-{status}",
+            )
+        if not 200 <= status < 300:
+            raise DeviceError(
+                f"HTTP {status} {response.reason_phrase} from {self.url} during {what}",
+                device=self.name,
+                hint="the MCU's web service failed; check its event log and retry",
+                code=f"http-{status}",
+            )
+        return response.content
+
+    async def close(self) -> None:
+        """Close pooled connections; safe to call twice."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    def _ensure_client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                verify=self._verify,
+                timeout=httpx.Timeout(self.timeout_s),
+                follow_redirects=False,
+                trust_env=False,
+                limits=httpx.Limits(
+                    max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
+                ),
+            )
+        return self._client
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text or type(exc).__name__
+
+
+def _cut_short(reason: str) -> bool:
+    """True if httpx's protocol error means the peer closed early (not that it sent garbage)."""
+    text = reason.lower()
+    return "disconnected" in text or "closed" in text or "incomplete" in text

@@ -1,0 +1,1 @@
+"""Polycom RMX / RealPresence Collaboration Server XML API."""

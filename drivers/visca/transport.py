@@ -1,0 +1,83 @@
+"""What both VISCA transports (serial and IP) offer the driver, and their shared error mapping."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+
+from devices.errors import DeviceError, DeviceTimeoutError, ProtocolError
+from drivers.visca.codec import ErrorCode, ErrorReply
+
+#: how often a "buffer full" command is retried before giving up, and the pause between tries
+BUFFER_FULL_RETRIES = 5
+BUFFER_FULL_PAUSE_S = 0.1
+
+
+class ViscaTransport(abc.ABC):
+    """Send VISCA message bodies to one camera; wait for ACK, completion or inquiry data."""
+
+    def __init__(self, name: str, *, timeout_s: float) -> None:
+        self.name = name
+        self.timeout_s = timeout_s
+        self.log = logging.getLogger(f"mcu_control.device.{name}")
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Open the link (serial port, socket or UDP endpoint)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Close the link; safe to call twice."""
+
+    async def command(self, body: bytes, *, completion_timeout_s: float | None = None) -> None:
+        """Send a command; return after its completion (or after the ACK when the timeout is None).
+
+        A "command buffer full" reply is retried a few times, since the sockets free up
+        as running moves finish; every other error reply raises DeviceError.
+        """
+        for attempt in range(BUFFER_FULL_RETRIES + 1):
+            try:
+                await self._command(body, completion_timeout_s)
+                return
+            except DeviceError as exc:
+                if exc.code != ErrorCode.BUFFER_FULL or attempt == BUFFER_FULL_RETRIES:
+                    raise
+                self.log.info("command buffer full; retrying in %.1f s", BUFFER_FULL_PAUSE_S)
+                await asyncio.sleep(BUFFER_FULL_PAUSE_S)
+
+    @abc.abstractmethod
+    async def inquiry(self, body: bytes) -> bytes:
+        """Send an inquiry; return the data bytes of its completion (`y0 50 <data> FF`)."""
+
+    @abc.abstractmethod
+    async def _command(self, body: bytes, completion_timeout_s: float | None) -> None: ...
+
+    def _device_error(self, reply: ErrorReply, body: bytes) -> DeviceError:
+        hints: dict[int, str] = {
+            ErrorCode.BUFFER_FULL: "two commands are still running; wait for them or send Stop",
+            ErrorCode.SYNTAX: "the model does not know this command or parameter; check the model file",
+            ErrorCode.NOT_EXECUTABLE: "the camera cannot do this now (standby? menu open?)",
+        }
+        hint = hints.get(reply.code)
+        return DeviceError(
+            f"VISCA {reply.text}" + (f" for command {body.hex(' ')}" if body else ""),
+            device=self.name,
+            hint=hint,
+            code=reply.code,
+        )
+
+    def _timeout(self, what: str, timeout_s: float) -> DeviceTimeoutError:
+        return DeviceTimeoutError(
+            f"no VISCA {what} within {timeout_s:g} s",
+            device=self.name,
+            hint="check power, cabling/address (serial) or host and port (IP)",
+            timeout_s=timeout_s,
+        )
+
+    def protocol_error(self, detail: str) -> ProtocolError:
+        return ProtocolError(
+            f"not a VISCA reply: {detail}",
+            device=self.name,
+            hint="check the baud rate and that the port is the camera's VISCA port",
+        )

@@ -1,0 +1,320 @@
+"""The simulated rig: every device a profile names, on 127.0.0.1, in one process.
+
+`Rig(loaded, scenario)` starts the MCU simulator, a SIP responder per codec and for the
+recorder, a camera simulator per camera (ONVIF, VISCA serial over TCP, VISCA-IP), a Tesira
+simulator per TTP mixer and one snmpsim process for every SNMP mixer. The scenario decides
+per device how it behaves (dial latency, busy, loss, clock offset, down).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hil.scenario import Scenario, load_scenario
+from profiles.camera import CameraConfig, CameraModel
+from profiles.loader import LoadedProfile
+from profiles.mixer import MixerConfig
+from profiles.schema import PointConfig
+
+log = logging.getLogger("mcu_control.rig")
+_URL_PORT = re.compile(r"^socket://[^:]+:(\d+)$")
+
+
+class Simulator(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Entry:
+    device: str  # "<point>.<device>"
+    kind: str
+    address: str
+    behaviour: str
+    sim: Simulator | None  # None: deliberately down
+
+
+class Rig:
+    """Start and stop every simulator of a profile; `endpoints()` says where each listens."""
+
+    def __init__(self, loaded: LoadedProfile, scenario: Scenario | None = None) -> None:
+        self.loaded = loaded
+        self.scenario = scenario or load_scenario(None)
+        self.entries: list[Entry] = []
+        self.mcu: Any = None
+        self.snmp: Any = None
+
+    async def start(self) -> None:
+        self.entries = self._build()
+        sims = [e.sim for e in self.entries if e.sim is not None]
+        results = await asyncio.gather(*(s.start() for s in sims), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            await self.stop()
+            raise RuntimeError(f"rig failed to start: {errors[0]!r}") from errors[0]
+
+    async def stop(self) -> None:
+        sims = [e.sim for e in self.entries if e.sim is not None]
+        await asyncio.gather(*(s.stop() for s in sims), return_exceptions=True)
+
+    def endpoints(self) -> list[dict[str, str]]:
+        return [
+            {
+                "device": e.device,
+                "kind": e.kind,
+                "address": e.address if e.sim else "down",
+                "behaviour": e.behaviour,
+            }
+            for e in self.entries
+        ]
+
+    def entry(self, device_id: str) -> Entry:
+        return next(e for e in self.entries if e.device == device_id)
+
+    # ------------------------------------------------------------------ building
+
+    def _build(self) -> list[Entry]:
+        entries: list[Entry] = [self._mcu()]
+        snmp_endpoints: list[tuple[str, int]] = []
+        snmp_devices: list[str] = []
+        community: str | None = None
+        for point in self.loaded.profile.points:
+            entries.append(self._codec(point))
+            if point.recorder is not None:
+                entries.append(self._recorder(point))
+            entries += [self._camera(point, cam) for cam in point.cameras]
+            mixer = point.mixer
+            if mixer is None:
+                continue
+            dev = f"{point.id}.{mixer.id}"
+            if mixer.driver == "snmp":
+                assert mixer.snmp is not None
+                assert mixer.host is not None
+                if self.scenario.device(dev).down:
+                    entries.append(Entry(dev, "snmpsim", "", "down", None))
+                    continue
+                if mixer.snmp.community is not None:
+                    community = mixer.snmp.community.resolve(
+                        base_dir=self.loaded.path.parent
+                    ).reveal()
+                snmp_endpoints.append((mixer.host, mixer.effective_port or 161))
+                snmp_devices.append(dev)
+            else:
+                entries.append(self._tesira(point, mixer))
+        if snmp_endpoints:
+            from hil.sim.snmp_agent import SnmpAgent
+
+            self.snmp = SnmpAgent(endpoints=snmp_endpoints, community=community or "public")
+            where = ", ".join(f"udp {h}:{p}" for h, p in snmp_endpoints)
+            entries.append(
+                Entry(",".join(snmp_devices), "snmpsim", where, "snmp v2c agent", self.snmp)
+            )
+        return entries
+
+    def _mcu(self) -> Entry:
+        from hil.sim.mcu_rig import mcu_sim_for_profile
+
+        d = self.scenario.defaults
+        sim = mcu_sim_for_profile(self.loaded)
+        sim.state.default_dial_latency_s = d.dial_latency_s
+        if d.mcu_capacity is not None:
+            sim.state.max_video_ports = sim.state.max_configured = d.mcu_capacity
+        for point in self.loaded.profile.points:
+            b = self.scenario.device(f"{point.id}.{point.codec.id}")
+            fields = _call_fields(b, d)
+            for address in [point.codec.address, *(a.address for a in point.codec.alternates)]:
+                sim.set_behaviour(address, **fields)
+            if point.recorder is not None:
+                rb = self.scenario.device(f"{point.id}.{point.recorder.id}")
+                sim.set_behaviour(point.recorder.address, **_call_fields(rb, d))
+        self.mcu = sim
+        central = self.loaded.profile.central
+        mcu = self.loaded.profile.mcu
+        return Entry(
+            f"{central.id}.{mcu.id}", type(sim).__name__, f"http://127.0.0.1:{mcu.port}", "", sim
+        )
+
+    def _codec(self, point: PointConfig) -> Entry:
+        from hil.sim.sip import H323Sim, SipResponder
+
+        cfg = point.codec
+        dev = f"{point.id}.{cfg.id}"
+        b = self.scenario.device(dev)
+        behaviour = ", ".join(f"{k}={v}" for k, v in b.model_dump(exclude_defaults=True).items())
+        if b.down:
+            return Entry(dev, "codec", "", "down", None)
+        sim: Simulator
+        if cfg.driver == "sip":
+            sim = SipResponder(transport=cfg.transport, host=cfg.host, port=cfg.effective_port)
+            where = f"sip {cfg.transport} {cfg.host}:{cfg.effective_port}"
+        else:
+            sim = H323Sim(host=cfg.host, port=cfg.effective_port)
+            where = f"h323 tcp {cfg.host}:{cfg.effective_port}"
+        return Entry(
+            dev, "SipResponder" if cfg.driver == "sip" else "H323Sim", where, behaviour, sim
+        )
+
+    def _recorder(self, point: PointConfig) -> Entry:
+        from hil.sim.sip import SipResponder
+
+        rec = point.recorder
+        assert rec is not None
+        dev = f"{point.id}.{rec.id}"
+        port = rec.port or 5060
+        if self.scenario.device(dev).down:
+            return Entry(dev, "recorder", "", "down", None)
+        return Entry(
+            dev,
+            "SipResponder",
+            f"sip udp {rec.host}:{port}",
+            "recorder",
+            SipResponder(transport="udp", host=rec.host, port=port),
+        )
+
+    def _camera(self, point: PointConfig, cam: CameraConfig) -> Entry:
+        from hil.sim.ptz_motion import spread_presets
+
+        dev = f"{point.id}.{cam.id}"
+        b = self.scenario.device(dev)
+        if b.down:
+            return Entry(dev, "camera", "", "down", None)
+        move = b.move_time_s if b.move_time_s is not None else self.scenario.defaults.move_time_s
+        positions = spread_presets(list(cam.presets.values()))
+        model = self.loaded.models.get(cam.model)
+        ranges = _visca_ranges(model)
+        sim: Simulator
+        if cam.driver == "onvif":
+            from hil.sim.onvif_cam import OnvifCameraSim
+
+            assert cam.password is not None
+            assert cam.username is not None
+            presets = {tok: (name, *positions[tok]) for name, tok in cam.presets.items()}
+            sim = OnvifCameraSim(
+                host=cam.host or "127.0.0.1",
+                port=cam.effective_port or 80,
+                username=cam.username,
+                password=cam.password.resolve(base_dir=self.loaded.path.parent).reveal(),
+                clock_offset_s=b.clock_offset_s or 0.0,
+                presets=presets,
+                move_time_s=move,
+            )
+            where = f"http://{cam.host}:{cam.effective_port}/onvif/device_service"
+            kind = "OnvifCameraSim"
+        elif cam.driver == "visca-ip":
+            from hil.sim.visca_cam import ViscaIpSim
+
+            sim = ViscaIpSim(
+                host=cam.host or "127.0.0.1",
+                port=cam.effective_port or 52381,
+                presets={int(n): positions[n] for n in cam.presets.values()},
+                move_time_s=move,
+                ranges=ranges,
+            )
+            where = f"udp {cam.host}:{cam.effective_port}"
+            kind = "ViscaIpSim"
+        else:
+            from hil.sim.visca_cam import ViscaSerialSim
+
+            assert cam.serial is not None
+            sim = ViscaSerialSim(
+                host="127.0.0.1",
+                port=_url_port(cam.serial.port),
+                address=cam.visca_address,
+                presets={int(n): positions[n] for n in cam.presets.values()},
+                move_time_s=move,
+                ranges=ranges,
+            )
+            where = cam.serial.port
+            kind = "ViscaSerialSim"
+        behaviour = f"move {move:g} s" + (
+            f", clock {b.clock_offset_s:+g} s" if b.clock_offset_s else ""
+        )
+        return Entry(dev, kind, where, behaviour, sim)
+
+    def _tesira(self, point: PointConfig, mixer: MixerConfig) -> Entry:
+        from hil.sim.tesira import TesiraSim
+
+        dev = f"{point.id}.{mixer.id}"
+        if self.scenario.device(dev).down:
+            return Entry(dev, "TesiraSim", "", "down", None)
+        sizes: dict[str, int] = {}
+        for ch in mixer.channels.values():
+            if ch.block:
+                sizes[ch.block] = max(sizes.get(ch.block, 0), ch.index)
+        model = self.loaded.mixer_model(mixer.model)
+        delay = self.scenario.defaults.mixer_latency_s
+        blocks: dict[str, dict[str, Any]] = {
+            tag: {
+                "type": "level",
+                "channels": n,
+                "min": model.level_min_db,
+                "max": model.level_max_db,
+            }
+            for tag, n in sizes.items()
+        }
+        if model.ttp is not None and model.ttp.meter_block:
+            blocks[model.ttp.meter_block] = {
+                "type": "meter",
+                "channels": max(sizes.values(), default=1),
+            }
+        if mixer.driver == "tesira-telnet":
+            port = mixer.effective_port or 23
+            sim = TesiraSim(
+                transport="telnet",
+                host=mixer.host or "127.0.0.1",
+                port=port,
+                blocks=blocks,
+                reply_delay_s=delay,
+            )
+            where = f"telnet {mixer.host}:{port}"
+        else:
+            assert mixer.serial is not None
+            sim = TesiraSim(
+                transport="serial-tcp",
+                host="127.0.0.1",
+                port=_url_port(mixer.serial.port),
+                blocks=blocks,
+                reply_delay_s=delay,
+            )
+            where = mixer.serial.port
+        behaviour = f"blocks {', '.join(blocks)}" + (
+            f", reply {delay * 1000:g} ms" if delay else ""
+        )
+        return Entry(dev, "TesiraSim", where, behaviour, sim)
+
+
+def _call_fields(b: Any, d: Any) -> dict[str, Any]:
+    return {
+        "dial_latency_s": b.dial_latency_s if b.dial_latency_s is not None else d.dial_latency_s,
+        "outcome": b.outcome or "answer",
+        "packet_loss_pct": b.packet_loss_pct
+        if b.packet_loss_pct is not None
+        else d.packet_loss_pct,
+    }
+
+
+def _visca_ranges(model: object) -> dict[str, int] | None:
+    if isinstance(model, CameraModel) and model.visca is not None:
+        v = model.visca
+        return {
+            "pan_min": v.pan_min,
+            "pan_max": v.pan_max,
+            "tilt_min": v.tilt_min,
+            "tilt_max": v.tilt_max,
+            "zoom_max": v.zoom_max,
+            "pan_speed_max": v.pan_speed_max,
+            "tilt_speed_max": v.tilt_speed_max,
+            "preset_max": v.preset_max,
+        }
+    return None
+
+
+def _url_port(url: str) -> int:
+    m = _URL_PORT.match(url)
+    if m is None:
+        raise ValueError(f"the rig serves serial lines as socket://127.0.0.1:PORT, not {url!r}")
+    return int(m.group(1))

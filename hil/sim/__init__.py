@@ -1,0 +1,5 @@
+"""Simulators that speak the real wire protocols of ../shared/protocols.md.
+
+They never import drivers/: a simulator written from the protocol facts is what catches a
+driver's misreading of them.
+"""

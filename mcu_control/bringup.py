@@ -1,0 +1,396 @@
+"""Bring-up and teardown of a session: everything connected, positioned, unmuted, recording.
+
+Bring-up is idempotent and resumable: it first reads what the MCU already has, keeps
+connected participants (adopts them), waits on calls in progress, and only dials what is
+missing — so running it twice, or after a restart, adds no duplicate participant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+from devices.errors import McuControlError
+from devices.health import HealthState
+from devices.interfaces import (
+    CallProtocol,
+    CallState,
+    ConferenceSpec,
+    Mcu,
+    Participant,
+    ParticipantSpec,
+)
+from mcu_control.drill import ensure_conference
+from mcu_control.results import BringupReport, CheckResult, PointBringup, Verdict
+from mcu_control.site import Site
+from mcu_control.state import PointPhase, SessionPhase, SessionState
+from mcu_control.watcher import ParticipantWatcher
+from profiles.camera import CameraConfig
+from profiles.schema import PointConfig
+
+log = logging.getLogger("mcu_control.bringup")
+
+IN_PROGRESS = frozenset(
+    {CallState.DORMANT, CallState.PROCEEDING, CallState.ALERTING, CallState.PENDING}
+)
+
+
+async def bringup(site: Site, *, points: list[str] | None = None) -> BringupReport:
+    """Connect every (or the named) point, presets, microphones and the recording link."""
+    profile = site.profile
+    conf = profile.mcu.conference
+    report = BringupReport(
+        site=profile.site.id, conference=conf.name, started_at=dt.datetime.now(dt.UTC)
+    )
+    targets = site.points(points)
+    store = site.store
+    prev = store.session
+    store.set_session(
+        SessionState(
+            SessionPhase.BRINGUP,
+            prev.session_id,
+            prev.title,
+            prev.starts_at,
+            prev.ends_at,
+            prev.recording,
+        )
+    )
+    site.record("bringup.start", target=conf.name, points=[p.id for p in targets])
+    mcu = await site.mcu()
+    pin = conf.pin.resolve(base_dir=site.loaded.path.parent).reveal() if conf.pin else None
+    spec = ConferenceSpec(conf.name, conf.numeric_id, pin, conf.duration_min * 60 or None)
+    report.conference_created = await ensure_conference(mcu, spec)
+    existing = {p.name: p for p in await mcu.participants(conf.name)}
+    watcher = ParticipantWatcher(mcu, conf.name, profile.bringup.poll_interval_s)
+    try:
+        recording = asyncio.create_task(_recording(site, mcu, watcher, existing), name="recording")
+        try:
+            dialled = await asyncio.gather(
+                *(_point(site, mcu, watcher, p, existing.get(p.id)) for p in targets)
+            )
+            report.points = list(dialled)
+        finally:
+            report.recording, report.recording_reason = await recording
+    finally:
+        await watcher.close()
+        report.finished_at = dt.datetime.now(dt.UTC)
+    phase = SessionPhase.IN_SESSION if report.connected else SessionPhase.IDLE
+    store.set_session(
+        SessionState(
+            phase, prev.session_id, prev.title, prev.starts_at, prev.ends_at, report.recording
+        )
+    )
+    central = profile.central.id
+    store.update_point(central, recording=report.recording)
+    site.record(
+        "bringup.finish",
+        target=conf.name,
+        connected=report.connected,
+        total=len(report.points),
+        recording=report.recording,
+        verdict=report.verdict.value,
+    )
+    store.event(
+        "bringup-finished",
+        connected=report.connected,
+        total=len(report.points),
+        recording=report.recording,
+        verdict=report.verdict.value,
+    )
+    return report
+
+
+async def teardown(site: Site, *, points: list[str] | None = None) -> dict[str, Any]:
+    """Stop the recording, hang up and remove participants, mute the session microphones."""
+    profile = site.profile
+    conf = profile.mcu.conference.name
+    targets = site.points(points)
+    site.record("teardown.start", target=conf, points=[p.id for p in targets])
+    mcu = await site.mcu()
+    present = {p.name for p in await mcu.participants(conf)}
+    rec = profile.central.recorder
+    names = [p.id for p in targets if p.id in present]
+    if rec is not None and rec.id in present and points is None:
+        names.append(rec.id)
+
+    async def hang_up(name: str) -> tuple[str, str]:
+        try:
+            await mcu.disconnect_participant(conf, name)
+            await mcu.remove_participant(conf, name)
+        except McuControlError as exc:
+            return name, str(exc)
+        return name, "removed"
+
+    async def mute(point: PointConfig) -> tuple[str, str]:
+        if point.mixer is None or not point.mixer.session_channels:
+            return point.id, "no session microphones"
+        try:
+            mixer = await site.mixer(point)
+            for ch in point.mixer.session_channels:
+                await mixer.set_mute(ch, True)
+        except McuControlError as exc:
+            return point.id, str(exc)
+        return point.id, "muted"
+
+    hung = await asyncio.gather(*(hang_up(n) for n in names))
+    muted = await asyncio.gather(*(mute(p) for p in targets))
+    for p in targets:
+        site.store.update_point(
+            p.id, phase=PointPhase.READY, call_state=None, reason="session ended"
+        )
+    if points is None:
+        site.store.update_point(profile.central.id, recording=False)
+        site.store.set_session(SessionState(SessionPhase.IDLE))
+    result = {
+        "conference": conf,
+        "participants": dict(hung),
+        "microphones": dict(muted),
+        "ok": all(v == "removed" for _, v in hung)
+        and all(v in ("muted", "no session microphones") for _, v in muted),
+    }
+    site.record("teardown.finish", target=conf, **result)
+    site.store.event("teardown-finished", ok=result["ok"])
+    return result
+
+
+# ---------------------------------------------------------------------- per point
+
+
+async def _point(
+    site: Site,
+    mcu: Mcu,
+    watcher: ParticipantWatcher,
+    point: PointConfig,
+    existing: Participant | None,
+) -> PointBringup:
+    result = PointBringup(point.id, point.name)
+    started = time.perf_counter()
+
+    async def timed_connect() -> None:
+        try:
+            await _connect(site, mcu, watcher, point, existing, result)
+        finally:
+            result.connect_s = time.perf_counter() - started
+
+    call = asyncio.create_task(timed_connect(), name=f"dial:{point.id}")
+    steps = [_preset(site, point, cam) for cam in point.cameras]
+    if point.mixer is not None and point.mixer.session_channels:
+        steps.append(_unmute(site, point))
+    try:
+        result.steps = list(await asyncio.gather(*steps))
+    finally:
+        await call
+        result.duration_s = time.perf_counter() - started
+    return result
+
+
+async def _connect(
+    site: Site,
+    mcu: Mcu,
+    watcher: ParticipantWatcher,
+    point: PointConfig,
+    existing: Participant | None,
+    result: PointBringup,
+) -> None:
+    cfg = site.profile.bringup
+    conf = site.profile.mcu.conference.name
+    store = site.store
+    name = point.id
+    codec = point.codec
+    addresses = [(CallProtocol(codec.driver), codec.address)]
+    addresses += [(CallProtocol(a.protocol), a.address) for a in codec.alternates]
+
+    if existing is not None:
+        result.address = existing.address
+        if existing.call_state is CallState.CONNECTED:
+            result.connected = result.adopted = True
+            _mark_connected(site, point, existing)
+            return
+        if existing.call_state in IN_PROGRESS:
+            store.update_point(
+                point.id, phase=PointPhase.CONNECTING, call_state=existing.call_state.value
+            )
+            try:
+                p = await watcher.wait_settled(name, cfg.connect_timeout_s)
+            except McuControlError as exc:
+                p = None
+                result.reason = str(exc)
+            if p is not None and p.call_state is CallState.CONNECTED:
+                result.connected = result.adopted = True
+                _mark_connected(site, point, p)
+                return
+        await _remove_quietly(mcu, conf, name)
+
+    delay = cfg.retry_backoff_s
+    for index, (protocol, address) in enumerate(addresses):
+        if index > 0:
+            store.event(
+                "point-escalated",
+                point=point.id,
+                address=address,
+                protocol=protocol.value,
+                after=result.reason,
+            )
+            site.record(
+                "bringup.escalate", target=point.id, address=address, protocol=protocol.value
+            )
+        for _ in range(cfg.dial_attempts):
+            result.attempts += 1
+            result.address = address
+            store.update_point(
+                point.id, phase=PointPhase.CONNECTING, call_state="proceeding", reason=""
+            )
+            try:
+                await mcu.add_participant(
+                    conf, ParticipantSpec(name, address, protocol, codec.bitrate_kbps)
+                )
+                p = await watcher.wait_settled(name, cfg.connect_timeout_s)
+            except McuControlError as exc:
+                result.reason = str(exc)
+            else:
+                if p.call_state is CallState.CONNECTED:
+                    result.connected = True
+                    result.reason = ""
+                    _mark_connected(site, point, p)
+                    return
+                result.reason = p.disconnect_reason or "disconnected"
+            log.info(
+                "%s: attempt %d to %s failed: %s", point.id, result.attempts, address, result.reason
+            )
+            await _remove_quietly(mcu, conf, name)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2 or cfg.retry_backoff_s, cfg.retry_backoff_max_s)
+    store.update_point(
+        point.id, phase=PointPhase.OFFLINE, call_state="disconnected", reason=result.reason
+    )
+    store.event(
+        "point-failed",
+        point=point.id,
+        name=point.name,
+        reason=result.reason,
+        attempts=result.attempts,
+    )
+    site.record(
+        "bringup.point_failed", target=point.id, reason=result.reason, attempts=result.attempts
+    )
+
+
+def _mark_connected(site: Site, point: PointConfig, p: Participant) -> None:
+    loss = round(100 * p.media.rx_loss_ratio, 2)
+    phase = PointPhase.DEGRADED if p.packet_loss_critical else PointPhase.IN_SESSION
+    site.store.update_point(
+        point.id, phase=phase, call_state="connected", packet_loss_pct=loss, reason=""
+    )
+    site.store.update_device(
+        f"{point.id}.{point.codec.id}",
+        connected=True,
+        health=HealthState.OK,
+        details={"call": "connected"},
+    )
+
+
+async def _preset(site: Site, point: PointConfig, cam: CameraConfig) -> CheckResult:
+    started = time.perf_counter()
+    token = cam.presets[cam.session_preset]
+    try:
+        camera = await site.camera(point, cam)
+        await camera.goto_preset(token, wait=True, timeout_s=site.profile.bringup.preset_timeout_s)
+    except (McuControlError, TimeoutError) as exc:
+        verdict, reason = Verdict.WARN, f"preset “{cam.session_preset}” not confirmed: {exc}"
+    else:
+        verdict, reason = Verdict.PASS, f"at preset “{cam.session_preset}”"
+        site.store.update_device(
+            f"{point.id}.{cam.id}",
+            connected=True,
+            health=HealthState.OK,
+            details={"preset": cam.session_preset},
+        )
+    return CheckResult(
+        point.id,
+        "camera.preset",
+        verdict,
+        reason,
+        f"{point.id}.{cam.id}",
+        time.perf_counter() - started,
+        {"preset": cam.session_preset},
+    )
+
+
+async def _unmute(site: Site, point: PointConfig) -> CheckResult:
+    assert point.mixer is not None
+    started = time.perf_counter()
+    channels = point.mixer.session_channels
+    try:
+        mixer = await site.mixer(point)
+        for ch in channels:
+            await mixer.set_mute(ch, False)
+        states = await mixer.channel_states(channels)
+    except McuControlError as exc:
+        verdict, reason = Verdict.FAIL, f"microphones not unmuted: {exc}"
+        data: dict[str, Any] = {}
+    else:
+        still = [s.channel for s in states if s.muted]
+        data = {s.channel: {"muted": s.muted} for s in states}
+        if still:
+            verdict, reason = Verdict.FAIL, f"still muted after unmute: {', '.join(still)}"
+        else:
+            labels = ", ".join(point.mixer.channels[c].label for c in channels)
+            verdict, reason = Verdict.PASS, f"unmuted: {labels}"
+            site.store.update_device(
+                f"{point.id}.{point.mixer.id}",
+                connected=True,
+                health=HealthState.OK,
+                details={"unmuted": list(channels)},
+            )
+    return CheckResult(
+        point.id,
+        "mixer.unmute",
+        verdict,
+        reason,
+        f"{point.id}.{point.mixer.id}",
+        time.perf_counter() - started,
+        data,
+    )
+
+
+async def _recording(
+    site: Site, mcu: Mcu, watcher: ParticipantWatcher, existing: dict[str, Participant]
+) -> tuple[bool, str]:
+    rec = site.profile.central.recorder
+    if rec is None:
+        return False, "no recorder in the profile"
+    conf = site.profile.mcu.conference.name
+    cfg = site.profile.bringup
+    current = existing.get(rec.id)
+    if current is not None and current.call_state is CallState.CONNECTED:
+        return True, "recording link already connected"
+    spec = ParticipantSpec(rec.id, rec.address, CallProtocol(rec.protocol), rec.bitrate_kbps)
+    reason = ""
+    for _ in range(cfg.dial_attempts):
+        try:
+            if current is not None and current.call_state not in IN_PROGRESS:
+                await _remove_quietly(mcu, conf, rec.id)
+            current = None
+            await mcu.start_recording(conf, spec)
+            p = await watcher.wait_settled(rec.id, cfg.connect_timeout_s)
+            if p.call_state is CallState.CONNECTED and await mcu.recording_connected(conf, rec.id):
+                site.record("recording.start", target=rec.id, address=rec.address)
+                return True, "recording link connected"
+            reason = p.disconnect_reason or "disconnected"
+        except McuControlError as exc:
+            reason = str(exc)
+        await _remove_quietly(mcu, conf, rec.id)
+        await asyncio.sleep(cfg.retry_backoff_s)
+    site.store.event("recording-failed", reason=reason)
+    site.record("recording.failed", target=rec.id, reason=reason)
+    return False, f"recording link not connected: {reason}"
+
+
+async def _remove_quietly(mcu: Mcu, conference: str, name: str) -> None:
+    try:
+        await mcu.remove_participant(conference, name)
+    except McuControlError as exc:
+        log.debug("remove %s from %s: %s", name, conference, exc)

@@ -1,0 +1,98 @@
+"""`mcu-control run` — the daemon (scheduler, state store, components) until SIGTERM."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from mcu_control.commands.common import OPTIONS, load
+
+
+def command(
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            help="Job store URL: postgresql+psycopg://… for a redundant pair "
+            "[env MCU_CONTROL_DATABASE_URL; default SQLite in the state dir].",
+            show_default=False,
+        ),
+    ] = None,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--database-schema",
+            help="PostgreSQL schema shared by the pair [env MCU_CONTROL_DATABASE_SCHEMA].",
+            show_default=False,
+        ),
+    ] = None,
+    node_id: Annotated[
+        str | None,
+        typer.Option(
+            "--node-id", help="Name of this daemon in logs and job_runs (default host:pid)."
+        ),
+    ] = None,
+    leader_poll: Annotated[
+        float,
+        typer.Option("--leader-poll", min=0.1, max=10, help="Seconds between lock checks."),
+    ] = 2.0,
+    mqtt_url: Annotated[
+        str | None,
+        typer.Option(
+            "--mqtt-url",
+            help="Broker URL, overriding the profile [env MCU_CONTROL_MQTT_URL]; with none, an "
+            "embedded broker is started.",
+            show_default=False,
+        ),
+    ] = None,
+    mqtt_port: Annotated[
+        int,
+        typer.Option(
+            "--mqtt-port", min=0, max=65535, help="Port of the embedded broker (0: any free)."
+        ),
+    ] = 1883,
+    no_embedded_broker: Annotated[
+        bool,
+        typer.Option(
+            "--no-embedded-broker", help="Run without a feed when no broker is configured."
+        ),
+    ] = False,
+    poll_interval: Annotated[
+        float,
+        typer.Option(
+            "--poll-interval", min=1, max=3600, help="Seconds between device health reads."
+        ),
+    ] = 15.0,
+) -> None:
+    """Run the daemon: plan and run drills, bring-up and teardown; SIGHUP reloads the profile."""
+    import asyncio
+    import logging
+
+    from mcu_control.app import FeedOptions, build_daemon
+    from mcu_control.commands.schedule import database_schema, database_url
+    from mcu_control.daemon import DaemonConfig
+    from mcu_control.paths import state_dir
+
+    if OPTIONS.verbose == 0:
+        logging.getLogger("mcu_control").setLevel(logging.INFO)
+    loaded = load()
+    config = DaemonConfig(
+        database_url=database_url(database),
+        database_schema=database_schema(schema),
+        leader_poll_s=leader_poll,
+    )
+    if node_id:
+        config.node_id = node_id
+    late = os.environ.get("MCU_CONTROL_LATE_AFTER_S")
+    if late:
+        config.late_after_s = float(late)
+    daemon = build_daemon(
+        loaded,
+        state_dir=state_dir(),
+        config=config,
+        feed=FeedOptions(url=mqtt_url, embedded=not no_embedded_broker, embedded_port=mqtt_port),
+        supervise_interval_s=poll_interval,
+    )
+    asyncio.run(daemon.run())

@@ -1,0 +1,383 @@
+"""`mcu-control schedule list|next|add|skip|move|remove|changes` — the session calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from mcu_control.commands.common import OPTIONS, emit, err_console, escape, group, load, table
+from mcu_control.exitcodes import Exit
+
+if TYPE_CHECKING:
+    from profiles.loader import LoadedProfile
+    from scheduler.calendar import Calendar, Occurrence
+    from scheduler.db import ScheduleDb
+
+app = group("Show and change the session calendar (drills, bring-up, teardown).")
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="Scheduler database URL [env MCU_CONTROL_DATABASE_URL; default SQLite in the state dir].",
+        show_default=False,
+    ),
+]
+SchemaOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-schema",
+        help="PostgreSQL schema [env MCU_CONTROL_DATABASE_SCHEMA].",
+        show_default=False,
+    ),
+]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")]
+
+
+@app.command("list")
+def list_(
+    from_: Annotated[
+        str | None, typer.Option("--from", help="First date (YYYY-MM-DD); default today.")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Last date; default 12 months after --from.")
+    ] = None,
+    database: DbOpt = None,
+    schema: SchemaOpt = None,
+) -> None:
+    """List sessions with their drill, bring-up and teardown times."""
+    loaded = load()
+    cal = _calendar(loaded, _db(database, schema))
+    first = _date(from_, "--from") if from_ else _today(cal)
+    last = _date(to, "--to") if to else _add_months(first, 12)
+    if last < first:
+        _usage("--to is before --from")
+    rows = [_session_dict(loaded, cal, o) for o in cal.occurrences(first, last)]
+    site = loaded.profile.site
+
+    def human() -> Any:
+        t = table(
+            f"{site.name} — sessions {first} → {last} ({site.timezone})",
+            "Date",
+            "Start–end",
+            "Session",
+            "Drills",
+            "Bring-up",
+            "Note",
+        )
+        for r in rows:
+            t.add_row(
+                r["date"],
+                f"{r['start'][11:16]}–{r['end'][11:16]}",
+                f"{r['title']}\n[dim]{r['session_id']}[/]",
+                "\n".join(f"{d['label']}: {_short(d['at'])[5:]}" for d in r["drills"]),
+                _short(r["bringup"]),
+                escape(r["note"]),
+            )
+        return t
+
+    emit(
+        {
+            "site": site.id,
+            "timezone": site.timezone,
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "sessions": rows,
+        },
+        human,
+    )
+
+
+@app.command("next")
+def next_(
+    count: Annotated[int, typer.Option("--count", "-n", min=1, help="How many sessions.")] = 1,
+    database: DbOpt = None,
+    schema: SchemaOpt = None,
+) -> None:
+    """Show the next session(s) that have not ended."""
+    loaded = load()
+    cal = _calendar(loaded, _db(database, schema))
+    now = dt.datetime.now(dt.UTC)
+    rows = [_session_dict(loaded, cal, o) for o in cal.upcoming(now, count=count)]
+
+    def human() -> Any:
+        if not rows:
+            return "no session in the next two years"
+        t = table("Next sessions", "Start", "Session", "Drills", "Bring-up", "End")
+        for r in rows:
+            t.add_row(
+                _short(r["start"]),
+                r["title"],
+                "\n".join(f"{d['label']}: {_short(d['at'])[5:]}" for d in r["drills"]),
+                _short(r["bringup"]),
+                _short(r["end"]),
+            )
+        return t
+
+    emit({"now": now.isoformat(), "sessions": rows}, human)
+
+
+@app.command()
+def add(
+    session_id: Annotated[str, typer.Argument(help="New session id (lowercase, dashes).")],
+    date: Annotated[str, typer.Argument(help="Date YYYY-MM-DD.")],
+    start: Annotated[str, typer.Argument(help="Start time HH:MM (site time).")],
+    title: Annotated[str, typer.Option("--title", help="Title shown on panels.")],
+    duration: Annotated[str, typer.Option("--duration", help="e.g. 3h, 2h30m.")] = "3h",
+    reason: ReasonOpt = "",
+    database: DbOpt = None,
+    schema: SchemaOpt = None,
+) -> None:
+    """Add a one-off session (persisted, audited)."""
+    import re
+
+    from profiles.common import parse_duration
+    from scheduler.calendar import AddedSession
+
+    loaded = load()
+    db = _db(database, schema)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", session_id):
+        _usage("the session id takes lowercase letters, digits and dashes")
+    taken = {r.id for r in loaded.profile.sessions.rules}
+    taken |= {s.id for s in loaded.profile.sessions.one_off}
+    taken |= {r.change.session_id for r in db.changes()}
+    if session_id in taken:
+        _usage(f"session id {session_id!r} is already used")
+    try:
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        _usage(str(exc))
+    change = AddedSession(session_id, title, _date(date, "DATE"), _time(start), seconds)
+    _record(loaded, db, change, reason)
+
+
+@app.command()
+def skip(
+    session_id: Annotated[str, typer.Argument(help="Rule id from the profile.")],
+    date: Annotated[str, typer.Argument(help="The occurrence's date (nominal or shifted).")],
+    reason: ReasonOpt = "",
+    database: DbOpt = None,
+    schema: SchemaOpt = None,
+) -> None:
+    """Cancel one occurrence of a recurring session (persisted, audited)."""
+    from scheduler.calendar import Skip
+
+    loaded = load()
+    db = _db(database, schema)
+    nominal, _ = _locate(_calendar(loaded, db), session_id, _date(date, "DATE"))
+    _record(loaded, db, Skip(session_id, nominal), reason)
+
+
+@app.command()
+def move(
+    session_id: Annotated[str, typer.Argument(help="Rule id from the profile.")],
+    date: Annotated[str, typer.Argument(help="The occurrence's date (nominal or shifted).")],
+    new_date: Annotated[str, typer.Argument(help="New date YYYY-MM-DD.")],
+    start: Annotated[
+        str | None, typer.Option("--start", help="New start HH:MM; default the rule's.")
+    ] = None,
+    reason: ReasonOpt = "",
+    database: DbOpt = None,
+    schema: SchemaOpt = None,
+) -> None:
+    """Move one occurrence of a recurring session to another date/time (persisted, audited)."""
+    from scheduler.calendar import Move
+
+    loaded = load()
+    db = _db(database, schema)
+    nominal, _ = _locate(_calendar(loaded, db), session_id, _date(date, "DATE"))
+    change = Move(session_id, nominal, _date(new_date, "NEW_DATE"), _time(start) if start else None)
+    _record(loaded, db, change, reason)
+
+
+@app.command()
+def remove(
+    ref: Annotated[str, typer.Argument(help="Change number (see `changes`) or added session id.")],
+    reason: ReasonOpt = "",
+    database: DbOpt = None,
+    schema: SchemaOpt = None,
+) -> None:
+    """Remove an added one-off session or a skip/move exception."""
+    from mcu_control.audit import AuditLog
+    from mcu_control.paths import audit_path
+    from scheduler.calendar import AddedSession
+
+    load()
+    db = _db(database, schema)
+    records = db.changes()
+    if ref.isdigit():
+        matches = [r for r in records if r.id == int(ref)]
+    else:
+        matches = [
+            r for r in records if isinstance(r.change, AddedSession) and r.change.session_id == ref
+        ]
+    if not matches:
+        _usage(f"no schedule change {ref!r}; `mcu-control schedule changes` lists them")
+    removed = db.remove_change(matches[0].id)
+    assert removed is not None
+    data = removed.to_dict()
+    AuditLog(audit_path()).append(
+        "schedule.remove", target=data["session_id"], change=data, reason=reason
+    )
+    emit(
+        {"ok": True, "removed": data},
+        lambda: f"[green]✓[/] removed change {data['id']} ({data['type']} {data['session_id']})",
+    )
+
+
+@app.command()
+def changes(database: DbOpt = None, schema: SchemaOpt = None) -> None:
+    """List the persisted schedule changes (added sessions, skips, moves)."""
+    load()
+    rows = [r.to_dict() for r in _db(database, schema).changes()]
+
+    def human() -> Any:
+        t = table("Schedule changes", "#", "Type", "Session", "Date", "New date/start", "Reason")
+        for r in rows:
+            extra = (
+                f"{r.get('new_date')} {r.get('new_start') or ''}"
+                if r["type"] == "move"
+                else (f"{r['start']} {r['title']}" if r["type"] == "add" else "")
+            )
+            t.add_row(str(r["id"]), r["type"], r["session_id"], r["date"], extra, r["reason"])
+        return t
+
+    emit({"changes": rows}, human)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def database_url(explicit: str | None) -> str:
+    """--database, else $MCU_CONTROL_DATABASE_URL, else SQLite in the state directory."""
+    from mcu_control.paths import state_dir
+
+    url = explicit or os.environ.get("MCU_CONTROL_DATABASE_URL")
+    return url or f"sqlite:///{state_dir() / 'scheduler.sqlite'}"
+
+
+def database_schema(explicit: str | None) -> str | None:
+    return explicit or os.environ.get("MCU_CONTROL_DATABASE_SCHEMA") or None
+
+
+def _db(database: str | None, schema: str | None) -> ScheduleDb:
+    from scheduler.db import ScheduleDb
+
+    db = ScheduleDb(database_url(database), schema=database_schema(schema))
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        db.create()
+    except (SQLAlchemyError, OSError) as exc:
+        from devices.secrets import redact
+
+        err_console().print(
+            f"[bold red]error:[/] cannot open the scheduler database: {escape(redact(str(exc)))}"
+        )
+        raise typer.Exit(Exit.CHECK_FAILED) from None
+    return db
+
+
+def _calendar(loaded: LoadedProfile, db: ScheduleDb) -> Calendar:
+    from scheduler.calendar import Calendar
+
+    p = loaded.profile
+    return Calendar(p.sessions, p.site.timezone, [r.change for r in db.changes()])
+
+
+def _session_dict(loaded: LoadedProfile, cal: Calendar, occ: Occurrence) -> dict[str, Any]:
+    from scheduler.plan import plan_session
+
+    jobs = plan_session(occ, loaded.profile.sessions.plan)
+    note = ""
+    if occ.moved:
+        note = f"moved from {occ.shifted_from}"
+    elif occ.shifted_from is not None:
+        why = cal.workdays.holiday_name(occ.shifted_from) or "weekend"
+        note = f"shifted from {occ.shifted_from} ({why})"
+    elif occ.kind != "rule":
+        note = occ.kind
+    return {
+        **occ.to_dict(),
+        "note": note,
+        "drills": [
+            {"label": j.label, "at": j.run_at.isoformat(), "job_id": j.job_id}
+            for j in jobs
+            if j.kind == "drill"
+        ],
+        "bringup": next(j.run_at.isoformat() for j in jobs if j.kind == "bringup"),
+        "teardown": next(j.run_at.isoformat() for j in jobs if j.kind == "teardown"),
+        "jobs": [j.to_dict() for j in jobs],
+    }
+
+
+def _locate(cal: Calendar, session_id: str, day: dt.date) -> tuple[dt.date, Occurrence]:
+    try:
+        return cal.find_rule_occurrence(session_id, day)
+    except KeyError as exc:
+        _usage(str(exc.args[0]))
+
+
+def _record(loaded: LoadedProfile, db: ScheduleDb, change: Any, reason: str) -> None:
+    from mcu_control.audit import AuditLog
+    from mcu_control.paths import audit_path
+
+    rec = db.add_change(change, reason=reason, actor=os.environ.get("USER", "cli"))
+    data = rec.to_dict()
+    AuditLog(audit_path()).append(
+        f"schedule.{data['type']}",
+        target=change.session_id,
+        change=data,
+        site=loaded.profile.site.id,
+        reason=reason,
+    )
+    emit(
+        {"ok": True, "change": data},
+        lambda: (
+            f"[green]✓[/] change {data['id']}: {data['type']} {data['session_id']} {data['date']}"
+        ),
+    )
+
+
+def _today(cal: Calendar) -> dt.date:
+    return dt.datetime.now(cal.tz).date()
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    import calendar
+
+    month = day.month - 1 + months
+    year = day.year + month // 12
+    month = month % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _date(text: str, what: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        _usage(f"{what}: {text!r} is not a date; write YYYY-MM-DD")
+
+
+def _time(text: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(text)
+    except ValueError:
+        _usage(f"{text!r} is not a time; write HH:MM")
+
+
+def _short(iso: str) -> str:
+    return iso[:16].replace("T", " ")
+
+
+def _usage(message: str) -> NoReturn:
+    if OPTIONS.json:
+        from mcu_control.commands.common import print_json
+
+        print_json({"ok": False, "error": message})
+    else:
+        err_console().print(f"[bold red]error:[/] {escape(message)}")
+    raise typer.Exit(Exit.USAGE)

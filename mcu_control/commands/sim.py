@@ -1,0 +1,115 @@
+"""`mcu-control sim up|scenarios` — the simulated rig for a profile."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mcu_control.commands.common import (
+    OPTIONS,
+    emit,
+    err_console,
+    group,
+    load,
+    print_json,
+    run,
+    table,
+)
+
+app = group("Run the simulated rig (every device of a profile, on 127.0.0.1).")
+
+DEMO_SECRET_ENV = "MCU_CONTROL_DEMO_SECRET"  # noqa: S105 — the variable's name
+DEMO_SECRET_DEFAULT = "rig-secret-2026"  # noqa: S105 — only the simulated rig accepts it
+
+ScenarioOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scenario",
+        "-s",
+        help="Shipped scenario name or YAML file (default: normal).",
+        show_default=False,
+    ),
+]
+
+
+def ensure_demo_secret() -> None:
+    """The demo profile reads every secret from one variable; give it a value if unset."""
+    import os
+
+    os.environ.setdefault(DEMO_SECRET_ENV, DEMO_SECRET_DEFAULT)
+
+
+@app.command()
+def up(scenario: ScenarioOpt = None) -> None:
+    """Start every simulator the profile names, print where each listens, run until stopped."""
+    import asyncio
+
+    from hil.rig import Rig
+    from hil.scenario import load_scenario
+
+    ensure_demo_secret()
+    loaded = load(rig_profile_path())
+    scen = run(lambda: _async(load_scenario, scenario))
+
+    async def serve() -> None:
+        rig = Rig(loaded, scen)
+        await rig.start()
+        try:
+            rows = rig.endpoints()
+            if OPTIONS.json:
+                print_json({"scenario": scen.name, "endpoints": rows})
+            else:
+                t = table(
+                    f"Simulated rig — scenario {scen.name}",
+                    "Device",
+                    "Simulator",
+                    "Listens on",
+                    "Behaviour",
+                )
+                for r in rows:
+                    t.add_row(r["device"], r["kind"], r["address"], r["behaviour"])
+                from mcu_control.commands.common import console
+
+                console().print(t)
+                err_console().print("rig running; Ctrl-C to stop")
+            await asyncio.Event().wait()
+        finally:
+            await rig.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        run(serve)
+
+
+@app.command()
+def scenarios() -> None:
+    """List the shipped scenarios."""
+    from hil.scenario import load_scenario, shipped_scenarios
+
+    rows = [{"name": n, "description": load_scenario(n).description} for n in shipped_scenarios()]
+
+    def human() -> Any:
+        t = table("Scenarios", "Name", "Description")
+        for r in rows:
+            t.add_row(r["name"], r["description"])
+        return t
+
+    emit(rows, human)
+
+
+def rig_profile_path() -> Path:
+    """--profile or MCU_CONTROL_PROFILE if given, else the shipped demo (never /etc: that is real)."""
+    import os
+
+    from profiles.loader import SHIPPED_SITES
+
+    if OPTIONS.profile is not None:
+        return OPTIONS.profile
+    env = os.environ.get("MCU_CONTROL_PROFILE")
+    return Path(env) if env else SHIPPED_SITES / "demo.yaml"
+
+
+async def _async(fn: Any, *args: Any) -> Any:
+    return fn(*args)

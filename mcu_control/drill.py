@@ -1,0 +1,432 @@
+"""The pre-session drill (kiểm thử): every check of every point, concurrently.
+
+Each check runs under its own deadline and turns every failure into a FAIL with the
+device's own message, so one dead device costs its timeout and nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from devices.errors import DeviceError, McuControlError
+from devices.health import HealthState
+from devices.interfaces import (
+    CallProtocol,
+    CallState,
+    ConferenceSpec,
+    Mcu,
+    MediaStats,
+    ParticipantSpec,
+)
+from mcu_control.results import CheckResult, DrillReport, PointResult, Verdict
+from mcu_control.site import Site
+from mcu_control.state import SessionPhase, SessionState
+from mcu_control.watcher import ParticipantWatcher
+from profiles.camera import CameraConfig
+from profiles.schema import PointConfig
+
+log = logging.getLogger("mcu_control.drill")
+
+Progress = Callable[[CheckResult], None]
+DUPLICATE_CONFERENCE = 2
+
+
+class Drill:
+    """One run of the drill over some or all points of a site."""
+
+    def __init__(
+        self,
+        site: Site,
+        *,
+        points: list[str] | None = None,
+        quick: bool = False,
+        label: str = "manual",
+        progress: Progress | None = None,
+    ) -> None:
+        self.site = site
+        self.cfg = site.profile.drill
+        self.points = site.points(points)
+        self.quick = quick
+        self.label = label
+        self.progress = progress
+        conf = site.profile.mcu.conference.name
+        self.conference = self.cfg.conference or f"{conf[:28]}-KT"
+        self._conference_lock = asyncio.Lock()
+        self._conference_made = False
+        #: participants the drill conference already had (a drill that died half-way)
+        self._stale: set[str] = set()
+
+    def planned_checks(self) -> int:
+        """How many checks the run will report (for a progress bar)."""
+        n = 0
+        for p in self.points:
+            n += 2 + 2 * len(p.cameras) + (0 if self.quick else len(p.cameras))
+            n += 2 if p.mixer is not None else 0
+            n += 2 if p.role == "central" else 0
+        return n
+
+    async def run(self) -> DrillReport:
+        report = DrillReport(
+            id=_new_id(),
+            site=self.site.profile.site.id,
+            label=self.label,
+            quick=self.quick,
+            started_at=dt.datetime.now(dt.UTC),
+        )
+        store = self.site.store
+        previous = store.session
+        store.set_session(
+            SessionState(
+                SessionPhase.DRILL,
+                previous.session_id,
+                previous.title,
+                previous.starts_at,
+                previous.ends_at,
+                previous.recording,
+            )
+        )
+        store.event(
+            "drill-started", drill=report.id, label=self.label, points=[p.id for p in self.points]
+        )
+        self.site.record(
+            "drill.start", target=self.site.profile.site.id, drill=report.id, label=self.label
+        )
+        mcu: Mcu | None = None
+        watcher: ParticipantWatcher | None = None
+        try:
+            try:
+                mcu = await asyncio.wait_for(self.site.mcu(), self.cfg.check_timeout_s)
+                watcher = ParticipantWatcher(
+                    mcu, self.conference, self.site.profile.bringup.poll_interval_s
+                )
+            except (McuControlError, TimeoutError) as exc:
+                log.warning("drill without the MCU: %s", exc)
+                mcu_error = str(exc) or "MCU did not answer"
+            else:
+                mcu_error = ""
+            results = await asyncio.gather(
+                *(self._point(p, mcu, watcher, mcu_error) for p in self.points)
+            )
+            report.points = list(results)
+        finally:
+            if watcher is not None:
+                await watcher.close()
+            if mcu is not None and self._conference_made:
+                await self._destroy_conference(mcu)
+            report.finished_at = dt.datetime.now(dt.UTC)
+            store.set_session(previous)
+        summary = report.summary()
+        store.set_last_drill(summary)
+        store.event("drill-finished", drill=report.id, verdict=report.verdict.value)
+        self.site.record("drill.finish", target=self.site.profile.site.id, **summary)
+        return report
+
+    # ------------------------------------------------------------------ per point
+
+    async def _point(
+        self,
+        point: PointConfig,
+        mcu: Mcu | None,
+        watcher: ParticipantWatcher | None,
+        mcu_error: str,
+    ) -> PointResult:
+        checks: list[Awaitable[CheckResult]] = [
+            self._check(point, "codec.reachability", self._codec(point), point.codec.id)
+        ]
+        for cam in point.cameras:
+            checks.append(
+                self._check(point, "camera.identity", self._camera_identity(point, cam), cam.id)
+            )
+            checks.append(
+                self._check(point, "camera.clock", self._camera_clock(point, cam), cam.id)
+            )
+            if not self.quick:
+                checks.append(
+                    self._check(point, "camera.preset", self._camera_preset(point, cam), cam.id)
+                )
+        if point.mixer is not None:
+            checks.append(
+                self._check(point, "mixer.health", self._mixer_health(point), point.mixer.id)
+            )
+            checks.append(
+                self._check(point, "mixer.channels", self._mixer_channels(point), point.mixer.id)
+            )
+        if point.role == "central":
+            checks.append(
+                self._check(
+                    point,
+                    "mcu.health",
+                    self._mcu_health(mcu, mcu_error),
+                    point.mcu.id if point.mcu else None,
+                )
+            )
+            rec = point.recorder
+            checks.append(
+                self._check(point, "recorder.link", self._recorder(), rec.id if rec else None)
+            )
+        checks.append(
+            self._check(
+                point, "call.test", self._test_call(point, mcu, watcher, mcu_error), point.codec.id
+            )
+        )
+        results = await asyncio.gather(*checks)
+        return PointResult(point.id, point.name, list(results))
+
+    async def _check(
+        self,
+        point: PointConfig,
+        name: str,
+        body: Awaitable[tuple[Verdict, str, dict[str, Any]]],
+        device: str | None = None,
+    ) -> CheckResult:
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.cfg.check_timeout_s):
+                verdict, reason, data = await body
+        except McuControlError as exc:
+            verdict, reason, data = Verdict.FAIL, str(exc), exc.to_dict()
+        except TimeoutError:
+            verdict, reason, data = (
+                Verdict.FAIL,
+                f"no result within {self.cfg.check_timeout_s:.0f} s",
+                {},
+            )
+        result = CheckResult(
+            point=point.id,
+            check=name,
+            verdict=verdict,
+            reason=reason,
+            device=f"{point.id}.{device}" if device else None,
+            duration_s=time.perf_counter() - started,
+            data=data,
+        )
+        if self.progress is not None:
+            self.progress(result)
+        return result
+
+    # ------------------------------------------------------------------ checks
+
+    async def _codec(self, point: PointConfig) -> tuple[Verdict, str, dict[str, Any]]:
+        codec = await self.site.codec(point)
+        r = await codec.ping()
+        data = {"rtt_ms": r.rtt_ms, "method": r.method, "detail": r.detail}
+        self.site.store.update_device(
+            f"{point.id}.{point.codec.id}",
+            connected=r.reachable,
+            health=HealthState.OK if r.reachable else HealthState.DOWN,
+            reason=r.detail,
+            details={"rtt_ms": r.rtt_ms},
+        )
+        if not r.reachable:
+            return Verdict.FAIL, f"codec {point.codec.address} unreachable: {r.detail}", data
+        rtt = f"{r.rtt_ms:.0f} ms" if r.rtt_ms is not None else "reachable"
+        return Verdict.PASS, f"{r.method} {rtt} ({r.detail})", data
+
+    async def _camera_identity(
+        self, point: PointConfig, cam: CameraConfig
+    ) -> tuple[Verdict, str, dict[str, Any]]:
+        camera = await self.site.camera(point, cam)
+        info = await camera.identify()
+        data = {"manufacturer": info.manufacturer, "model": info.model, "firmware": info.firmware}
+        return Verdict.PASS, f"{info.manufacturer} {info.model} {info.firmware}".strip(), data
+
+    async def _camera_clock(
+        self, point: PointConfig, cam: CameraConfig
+    ) -> tuple[Verdict, str, dict[str, Any]]:
+        from devices.errors import NotSupportedError
+
+        camera = await self.site.camera(point, cam)
+        try:
+            reading = await camera.clock()
+        except NotSupportedError:
+            return Verdict.PASS, "camera has no clock (VISCA)", {}
+        offset = reading.offset_s
+        data = {"offset_s": round(offset, 1), "device_time": reading.device_time.isoformat()}
+        if abs(offset) > self.cfg.clock_warn_s:
+            direction = "ahead" if offset > 0 else "behind"
+            return (
+                Verdict.WARN,
+                f"camera clock is {abs(offset):.0f} s {direction} (compensated); enable NTP on the camera",
+                data,
+            )
+        return Verdict.PASS, f"clock offset {offset:+.1f} s", data
+
+    async def _camera_preset(
+        self, point: PointConfig, cam: CameraConfig
+    ) -> tuple[Verdict, str, dict[str, Any]]:
+        camera = await self.site.camera(point, cam)
+        token = cam.presets[cam.session_preset]
+        status = await camera.goto_preset(
+            token, wait=True, timeout_s=self.site.profile.bringup.preset_timeout_s
+        )
+        pos = status.position
+        data: dict[str, Any] = {"preset": cam.session_preset, "token": token}
+        if pos is not None:
+            data["position"] = {"pan": pos.pan, "tilt": pos.tilt, "zoom": pos.zoom}
+        self.site.store.update_device(
+            f"{point.id}.{cam.id}",
+            connected=True,
+            health=HealthState.OK,
+            details={"preset": cam.session_preset},
+        )
+        return Verdict.PASS, f"reached preset “{cam.session_preset}”", data
+
+    async def _mixer_health(self, point: PointConfig) -> tuple[Verdict, str, dict[str, Any]]:
+        assert point.mixer is not None
+        mixer = await self.site.mixer(point)
+        h = await mixer.health()
+        self.site.store.update_device(
+            f"{point.id}.{point.mixer.id}", connected=True, health=h.state, reason=h.reason
+        )
+        verdict = {HealthState.OK: Verdict.PASS, HealthState.DEGRADED: Verdict.WARN}.get(
+            h.state, Verdict.FAIL
+        )
+        return verdict, h.reason or h.state.value, dict(h.details)
+
+    async def _mixer_channels(self, point: PointConfig) -> tuple[Verdict, str, dict[str, Any]]:
+        assert point.mixer is not None
+        mixer = await self.site.mixer(point)
+        names = point.mixer.session_channels or list(point.mixer.channels)
+        states = await mixer.channel_states(names)
+        data = {s.channel: {"muted": s.muted, "level_db": s.level_db} for s in states}
+        labels = ", ".join(point.mixer.channels[s.channel].label for s in states)
+        return Verdict.PASS, f"{len(states)} session channels answer ({labels})", data
+
+    async def _mcu_health(
+        self, mcu: Mcu | None, mcu_error: str
+    ) -> tuple[Verdict, str, dict[str, Any]]:
+        if mcu is None:
+            return Verdict.FAIL, mcu_error, {}
+        h = await mcu.health()
+        verdict = {HealthState.OK: Verdict.PASS, HealthState.DEGRADED: Verdict.WARN}.get(
+            h.state, Verdict.FAIL
+        )
+        return verdict, h.reason or h.state.value, dict(h.details)
+
+    async def _recorder(self) -> tuple[Verdict, str, dict[str, Any]]:
+        probe = await self.site.recorder_probe()
+        r = await probe.ping()
+        data = {"rtt_ms": r.rtt_ms, "detail": r.detail}
+        if not r.reachable:
+            return (
+                Verdict.FAIL,
+                f"recorder unreachable: {r.detail}; sessions must be recorded centrally",
+                data,
+            )
+        return Verdict.PASS, f"recorder answers ({r.detail})", data
+
+    async def _test_call(
+        self,
+        point: PointConfig,
+        mcu: Mcu | None,
+        watcher: ParticipantWatcher | None,
+        mcu_error: str,
+    ) -> tuple[Verdict, str, dict[str, Any]]:
+        if mcu is None or watcher is None:
+            return Verdict.FAIL, f"no test call: {mcu_error}", {}
+        await self._ensure_conference(mcu)
+        name = f"kt-{point.id}"[:31]
+        codec = point.codec
+        spec = ParticipantSpec(name, codec.address, CallProtocol(codec.driver), codec.bitrate_kbps)
+        if name in self._stale:
+            await mcu.remove_participant(self.conference, name)
+        await mcu.add_participant(self.conference, spec)
+        try:
+            p = await watcher.wait_settled(name, self.cfg.connect_timeout_s)
+            if p.call_state is not CallState.CONNECTED:
+                reason = p.disconnect_reason or "call failed"
+                return (
+                    Verdict.FAIL,
+                    f"test call to {codec.address} failed: {reason}",
+                    {"reason": reason},
+                )
+            first = p.media
+            await asyncio.sleep(
+                self.cfg.quick_call_seconds if self.quick else self.cfg.call_seconds
+            )
+            # the watcher's next poll, not a listing of its own: one listing per point is
+            # O(N) pages each, O(N²) for the drill (1000 points: minutes of XML-RPC)
+            latest = await watcher.wait_for(name, lambda _p: True, self.cfg.connect_timeout_s)
+            return self._judge_loss(first, latest.media, latest.packet_loss_critical)
+        finally:
+            await _remove_quietly(mcu, self.conference, name)
+
+    def _judge_loss(
+        self, first: MediaStats, last: MediaStats, critical: bool
+    ) -> tuple[Verdict, str, dict[str, Any]]:
+        lost = (last.audio_rx_lost + last.video_rx_lost) - (
+            first.audio_rx_lost + first.video_rx_lost
+        )
+        got = (last.audio_rx_received + last.video_rx_received) - (
+            first.audio_rx_received + first.video_rx_received
+        )
+        total = lost + got
+        pct = 100.0 * lost / total if total > 0 else 0.0
+        data = {
+            "loss_pct": round(pct, 2),
+            "packets": total,
+            "lost": lost,
+            "video_codec": last.video_rx_codec,
+            "audio_codec": last.audio_rx_codec,
+        }
+        if total <= 0:
+            return Verdict.WARN, "connected, but no media packets arrived while measuring", data
+        if pct > self.cfg.loss_fail_pct or critical:
+            return (
+                Verdict.FAIL,
+                f"packet loss {pct:.1f} % (above {self.cfg.loss_fail_pct:g} %)",
+                data,
+            )
+        if pct > self.cfg.loss_warn_pct:
+            return (
+                Verdict.WARN,
+                f"packet loss {pct:.1f} % (above {self.cfg.loss_warn_pct:g} %)",
+                data,
+            )
+        return Verdict.PASS, f"connected; packet loss {pct:.1f} % over {total} packets", data
+
+    async def _ensure_conference(self, mcu: Mcu) -> None:
+        async with self._conference_lock:
+            if self._conference_made:
+                return
+            if not await ensure_conference(mcu, ConferenceSpec(self.conference)):
+                self._stale = {p.name for p in await mcu.participants(self.conference)}
+            self._conference_made = True
+
+    async def _destroy_conference(self, mcu: Mcu) -> None:
+        try:
+            async with asyncio.timeout(self.cfg.check_timeout_s):
+                await mcu.destroy_conference(self.conference)
+        except (McuControlError, TimeoutError) as exc:
+            log.warning("could not remove the drill conference %s: %s", self.conference, exc)
+
+
+async def ensure_conference(mcu: Mcu, spec: ConferenceSpec) -> bool:
+    """Create the conference unless it exists; True if this call created it."""
+    if spec.name in {c.name for c in await mcu.conferences()}:
+        return False
+    try:
+        await mcu.create_conference(spec)
+    except DeviceError as exc:
+        if exc.code != DUPLICATE_CONFERENCE:  # lost a race with another creator: fine
+            raise
+        return False
+    return True
+
+
+async def _remove_quietly(mcu: Mcu, conference: str, name: str) -> None:
+    try:
+        await mcu.remove_participant(conference, name)
+    except McuControlError as exc:
+        log.debug("remove %s from %s: %s", name, conference, exc)
+
+
+def _new_id() -> str:
+    now = dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"

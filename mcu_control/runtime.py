@@ -1,0 +1,143 @@
+"""What the daemon runs: the orchestrator as the scheduler's actions, and the supervisors.
+
+Both share one `SiteHolder`, so a SIGHUP reload swaps the profile for the supervisors and
+for the next scheduled job at once, and the old site's connections are closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from mcu_control.audit import AuditLog
+from mcu_control.bringup import bringup, teardown
+from mcu_control.drill import Drill
+from mcu_control.drillstore import DrillStore
+from mcu_control.site import Site
+from mcu_control.state import SessionPhase, SessionState, StateStore
+from mcu_control.supervisor import CallSupervisor, DeviceSupervisor, supervisors
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from profiles.loader import LoadedProfile
+    from scheduler.calendar import Occurrence
+
+log = logging.getLogger("mcu_control.runtime")
+
+
+class SiteHolder:
+    """The current Site of the daemon; replaced on reload."""
+
+    def __init__(self, loaded: LoadedProfile, store: StateStore, audit: AuditLog) -> None:
+        self.store = store
+        self.audit = audit
+        self.site = Site(loaded, store=store, audit=audit, actor="daemon")
+        self.lock = asyncio.Lock()  # one orchestration at a time: a drill never races a bring-up
+
+    async def replace(self, loaded: LoadedProfile) -> None:
+        old = self.site
+        known = set(self.store.points)
+        self.site = Site(loaded, store=self.store, audit=self.audit, actor="daemon")
+        if {p.id for p in loaded.profile.points} - known:
+            self.store.seed(loaded.profile)
+        await old.close()
+
+
+class OrchestratorActions:
+    """The scheduler's SessionActions backed by the real drill, bring-up and teardown."""
+
+    def __init__(self, holder: SiteHolder, state_dir: Path) -> None:
+        self.holder = holder
+        self.drills = DrillStore(state_dir / "drills.sqlite")
+
+    async def drill(self, occurrence: Occurrence, *, label: str) -> None:
+        self._record("drill", occurrence, label)
+        async with self.holder.lock:
+            self._announce(occurrence)
+            report = await Drill(self.holder.site, label=label).run()
+            self.drills.save(report)
+            log.info("drill %s for %s: %s", label, occurrence.key, report.verdict.value.upper())
+
+    async def bringup(self, occurrence: Occurrence) -> None:
+        self._record("bringup", occurrence, "T-15m")
+        async with self.holder.lock:
+            self._announce(occurrence)
+            report = await bringup(self.holder.site)
+            log.info(
+                "bring-up for %s: %d/%d connected, recording %s",
+                occurrence.key,
+                report.connected,
+                len(report.points),
+                "on" if report.recording else "OFF",
+            )
+
+    async def teardown(self, occurrence: Occurrence) -> None:
+        self._record("teardown", occurrence, "end")
+        async with self.holder.lock:
+            await teardown(self.holder.site)
+
+    def _record(self, kind: str, occ: Occurrence, label: str) -> None:
+        """The scheduler's own record of what it started (the orchestrator audits the details)."""
+        self.holder.audit.append(
+            f"session.{kind}", actor="scheduler", target=occ.key, label=label, title=occ.title
+        )
+
+    def _announce(self, occ: Occurrence) -> None:
+        """The session the next jobs belong to, for panels' countdown."""
+        s = self.holder.store.session
+        self.holder.store.set_session(
+            SessionState(
+                s.phase if s.session_id == occ.key else SessionPhase.IDLE,
+                occ.key,
+                occ.title,
+                occ.start,
+                occ.end,
+                s.recording,
+            )
+        )
+
+
+class SupervisorComponent:
+    """Per-device supervisors plus the call supervisor, as one daemon component."""
+
+    name = "supervisors"
+    active_only = True  # a standby does not poll the devices the active daemon already polls
+
+    def __init__(
+        self,
+        holder: SiteHolder,
+        *,
+        interval_s: float = 15.0,
+        timeout_s: float = 5.0,
+        call_interval_s: float = 3.0,
+    ) -> None:
+        self.holder = holder
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self.call_interval_s = call_interval_s
+        self._devices: list[DeviceSupervisor] = []
+        self._calls: CallSupervisor | None = None
+
+    async def start(self) -> None:
+        site = self.holder.site
+        self._devices = supervisors(site, interval_s=self.interval_s, timeout_s=self.timeout_s)
+        for s in self._devices:
+            s.start()
+        self._calls = CallSupervisor(
+            site, interval_s=self.call_interval_s, timeout_s=self.timeout_s
+        )
+        self._calls.start()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(s.stop() for s in self._devices))
+        if self._calls is not None:
+            await self._calls.stop()
+        self._devices, self._calls = [], None
+        await self.holder.site.close()
+
+    async def reload(self, loaded: LoadedProfile) -> None:
+        await self.stop()
+        await self.holder.replace(loaded)
+        await self.start()

@@ -1,0 +1,149 @@
+"""A site at run time: the profile, its devices (built on first use), the state store and audit.
+
+Devices are built and connected lazily, each under its own lock, so a drill that touches
+nine points connects the shared MCU once, and a device that fails to connect is rebuilt on
+the next use instead of poisoning the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from devices.interfaces import AudioMixer, Codec, ConnectionState, Device, Mcu, PtzCamera
+from mcu_control import factory
+from mcu_control.audit import AuditLog
+from mcu_control.state import StateStore
+from profiles.camera import CameraConfig
+from profiles.codec import CodecConfig
+from profiles.loader import LoadedProfile
+from profiles.schema import PointConfig
+
+D = TypeVar("D", bound=Device)
+log = logging.getLogger("mcu_control.site")
+
+CLOSE_TIMEOUT_S = 3.0
+
+
+class Site:
+    """Owns the device objects of one profile; `close()` releases them all."""
+
+    def __init__(
+        self,
+        loaded: LoadedProfile,
+        *,
+        store: StateStore | None = None,
+        audit: AuditLog | None = None,
+        actor: str = "cli",
+    ) -> None:
+        self.loaded = loaded
+        self.profile = loaded.profile
+        self.store = store or StateStore()
+        if not self.store.points:
+            self.store.seed(self.profile)
+        self.audit = audit
+        self.actor = actor
+        self._devices: dict[str, Device] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def points(self, ids: list[str] | None = None) -> list[PointConfig]:
+        """The points named (in profile order), or all; unknown ids are a KeyError naming them."""
+        if not ids:
+            return list(self.profile.points)
+        known = {p.id for p in self.profile.points}
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise KeyError(", ".join(unknown))
+        return [p for p in self.profile.points if p.id in ids]
+
+    async def mcu(self) -> Mcu:
+        central = self.profile.central
+        return await self._get(
+            f"{central.id}.{self.profile.mcu.id}", lambda: factory.build_mcu(self.loaded)
+        )
+
+    async def codec(self, point: PointConfig) -> Codec:
+        return await self._get(
+            f"{point.id}.{point.codec.id}",
+            lambda: factory.build_codec(self.loaded, point, point.codec),
+        )
+
+    async def recorder_probe(self) -> Codec:
+        """A reachability probe for the recorder, built like a codec from the recorder section."""
+        central = self.profile.central
+        rec = central.recorder
+        assert rec is not None
+        cfg = CodecConfig(
+            id=rec.id,
+            name=rec.name,
+            driver=rec.protocol,
+            address=rec.address,
+            host=rec.host,
+            port=rec.port,
+        )
+        return await self._get(
+            f"{central.id}.{rec.id}", lambda: factory.build_codec(self.loaded, central, cfg)
+        )
+
+    async def camera(self, point: PointConfig, cfg: CameraConfig) -> PtzCamera:
+        return await self._get(
+            f"{point.id}.{cfg.id}", lambda: factory.build_camera(self.loaded, point, cfg)
+        )
+
+    async def mixer(self, point: PointConfig) -> AudioMixer:
+        mixer = point.mixer
+        assert mixer is not None
+        return await self._get(
+            f"{point.id}.{mixer.id}", lambda: factory.build_mixer(self.loaded, point, mixer)
+        )
+
+    def record(self, action: str, target: str | None = None, **data: object) -> None:
+        """Append to the audit log if one is attached (never raises into the caller's work)."""
+        if self.audit is None:
+            return
+        try:
+            self.audit.append(action, actor=self.actor, target=target, **data)
+        except OSError as exc:
+            log.error("cannot write the audit log %s: %s", self.audit.path, exc)  # noqa: TRY400
+
+    async def drop(self, key: str) -> None:
+        """Close and forget one device (after a failure, so the next use reconnects)."""
+        dev = self._devices.pop(key, None)
+        if dev is not None:
+            await _close_quietly(dev)
+
+    async def close(self) -> None:
+        devices = list(self._devices.values())
+        self._devices.clear()
+        await asyncio.gather(*(_close_quietly(d) for d in devices))
+
+    async def _get(self, key: str, build: Callable[[], D]) -> D:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            dev = self._devices.get(key)
+            if dev is None or dev.state in (ConnectionState.CLOSED, ConnectionState.FAILED):
+                dev = build()
+                self._devices[key] = dev
+            if dev.state is not ConnectionState.CONNECTED:
+                try:
+                    await dev.connect()
+                except BaseException:
+                    self._devices.pop(key, None)
+                    await _close_quietly(dev)
+                    raise
+            return dev  # type: ignore[return-value]
+
+
+async def _close_quietly(dev: Device) -> None:
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await dev.close()
+
+
+async def bounded(coro: Awaitable[D], timeout_s: float) -> D:
+    """Await with a deadline; the caller turns the TimeoutError into a verdict."""
+    async with asyncio.timeout(timeout_s):
+        return await coro

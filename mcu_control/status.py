@@ -1,0 +1,207 @@
+"""Point status: what a panel shows, derived from the call and the devices' health."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+from devices.errors import McuControlError
+from devices.health import Health, HealthState
+from devices.interfaces import CallState, Participant
+from mcu_control.site import Site
+from mcu_control.state import DeviceState, PointPhase
+from profiles.camera import CameraConfig
+from profiles.schema import PointConfig
+
+CONNECTING = frozenset(
+    {CallState.DORMANT, CallState.PROCEEDING, CallState.ALERTING, CallState.PENDING}
+)
+
+
+def derive_phase(call: Participant | None, devices: list[DeviceState]) -> tuple[PointPhase, str]:
+    """The panel state of a point from its call (if any) and its devices' health."""
+    codec_down = any(d.kind == "codec" and d.health is HealthState.DOWN for d in devices)
+    unwell = [d for d in devices if d.health in (HealthState.DOWN, HealthState.DEGRADED)]
+    reason = "; ".join(f"{d.name}: {d.reason or d.health.value}" for d in unwell)
+    if call is not None:
+        if call.call_state is CallState.CONNECTED:
+            if call.packet_loss_critical or call.packet_loss_warning or unwell:
+                why = (
+                    "packet loss"
+                    if call.packet_loss_warning or call.packet_loss_critical
+                    else reason
+                )
+                return PointPhase.DEGRADED, why
+            return PointPhase.IN_SESSION, ""
+        if call.call_state in CONNECTING:
+            return PointPhase.CONNECTING, ""
+        if call.call_state is CallState.DISCONNECTED:
+            return PointPhase.OFFLINE, call.disconnect_reason or "disconnected"
+    if codec_down:
+        return PointPhase.OFFLINE, reason
+    if unwell:
+        return PointPhase.DEGRADED, reason
+    if devices and all(d.health is HealthState.UNKNOWN for d in devices):
+        return PointPhase.UNKNOWN, ""
+    return PointPhase.READY, ""
+
+
+Reader = Callable[[], Awaitable[Health]]
+
+
+async def poll(site: Site, *, timeout_s: float = 5.0) -> dict[str, Any]:
+    """Ask every device once (concurrently, each within `timeout_s`) and update the store."""
+    readers = device_readers(site)
+    calls = asyncio.create_task(read_calls(site, timeout_s))
+    await asyncio.gather(
+        *(read_device(site, dev, read, timeout_s) for dev, read in readers.items())
+    )
+    apply_calls(site, *await calls)
+    return site.store.snapshot()
+
+
+async def read_device(site: Site, device_id: str, read: Reader, timeout_s: float) -> bool:
+    """One health read into the store; on failure the connection is dropped. True if it answered."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            h = await read()
+    except McuControlError as exc:
+        site.store.update_device(
+            device_id, health=HealthState.DOWN, connected=False, reason=str(exc)
+        )
+        await site.drop(device_id)  # one-shot connection: the next read reconnects
+        return False
+    except TimeoutError:
+        site.store.update_device(
+            device_id,
+            health=HealthState.DOWN,
+            connected=False,
+            reason=f"{device_id}: no answer within {timeout_s:g} s — check its power and network",
+        )
+        await site.drop(device_id)
+        return False
+    site.store.update_device(
+        device_id,
+        health=h.state,
+        connected=h.state is not HealthState.DOWN,
+        reason=h.reason,
+        details=dict(h.details),
+    )
+    return h.state is not HealthState.DOWN
+
+
+def device_readers(site: Site) -> dict[str, Reader]:
+    """A health reader per device id of the site."""
+    readers: dict[str, Reader] = {}
+    for point in site.profile.points:
+        readers[f"{point.id}.{point.codec.id}"] = partial(_codec_health, site, point)
+        for cam in point.cameras:
+            readers[f"{point.id}.{cam.id}"] = partial(_camera_health, site, point, cam)
+        if point.mixer is not None:
+            readers[f"{point.id}.{point.mixer.id}"] = partial(_mixer_health, site, point)
+        if point.mcu is not None:
+            readers[f"{point.id}.{point.mcu.id}"] = partial(_mcu_health, site)
+        if point.recorder is not None:
+            readers[f"{point.id}.{point.recorder.id}"] = partial(_recorder_health, site)
+    return readers
+
+
+async def read_calls(site: Site, timeout_s: float) -> tuple[dict[str, Participant] | None, str]:
+    """(participants of the session conference by name — empty: no conference yet, "").
+
+    (None, why) when the MCU cannot say (down, silent, garbage); `why` names the MCU.
+    """
+    central = site.profile.central
+    mcu_id = f"{central.id}.{site.profile.mcu.id}"
+    try:
+        async with asyncio.timeout(timeout_s):
+            mcu = await site.mcu()
+            conf = site.profile.mcu.conference.name
+            if conf not in {c.name for c in await mcu.conferences()}:
+                return {}, ""
+            return {p.name: p for p in await mcu.participants(conf)}, ""
+    except McuControlError as exc:
+        return None, str(exc)
+    except TimeoutError:
+        return None, f"{mcu_id}: no answer within {timeout_s:g} s"
+
+
+def apply_calls(
+    site: Site, participants: dict[str, Participant] | None, unknown_reason: str = ""
+) -> None:
+    """Derive and store every point's phase from its call and its devices.
+
+    `participants` None (the MCU cannot say, `unknown_reason` why): a point whose codec is
+    down is offline, every other point `unknown` — never `ready`, which would claim it left
+    the call.
+    """
+    for point in site.profile.points:
+        devs = [d for d in site.store.devices.values() if d.point == point.id]
+        if participants is None:
+            phase, reason = derive_phase(None, devs)
+            if phase is not PointPhase.OFFLINE:
+                phase = PointPhase.UNKNOWN
+                reason = f"call state unknown: {unknown_reason or 'the MCU does not answer'}"
+            site.store.update_point(point.id, phase=phase, reason=reason)
+            continue
+        call = participants.get(point.id)
+        phase, reason = derive_phase(call, devs)
+        changes: dict[str, Any] = {
+            "phase": phase,
+            "reason": reason,
+            "call_state": call.call_state.value if call else None,
+            "packet_loss_pct": round(100 * call.media.rx_loss_ratio, 2) if call else None,
+        }
+        if point.role == "central" and point.recorder is not None:
+            rec = participants.get(point.recorder.id)
+            changes["recording"] = rec is not None and rec.call_state is CallState.CONNECTED
+        site.store.update_point(point.id, **changes)
+
+
+async def _codec_health(site: Site, point: PointConfig) -> Health:
+    r = await (await site.codec(point)).ping()
+    if r.reachable:
+        return Health.ok(r.detail, rtt_ms=r.rtt_ms)
+    return Health.down(r.detail)
+
+
+async def _recorder_health(site: Site) -> Health:
+    r = await (await site.recorder_probe()).ping()
+    return Health.ok(r.detail, rtt_ms=r.rtt_ms) if r.reachable else Health.down(r.detail)
+
+
+async def _camera_health(site: Site, point: PointConfig, cam: CameraConfig) -> Health:
+    """Health plus the camera's position, so a reconnect re-reads the full state."""
+    camera = await site.camera(point, cam)
+    h = await camera.health()
+    if h.state is HealthState.DOWN:
+        return h
+    status = await camera.status()
+    details: dict[str, str | int | float | bool | None] = dict(h.details)
+    details["moving"] = status.moving
+    if status.position is not None:
+        details |= {
+            "pan": status.position.pan,
+            "tilt": status.position.tilt,
+            "zoom": status.position.zoom,
+        }
+    return Health(h.state, h.reason, h.checked_at, details)
+
+
+async def _mixer_health(site: Site, point: PointConfig) -> Health:
+    """Health plus the session microphones' mute state (what a panel and bring-up care about)."""
+    mixer = await site.mixer(point)
+    h = await mixer.health()
+    cfg = point.mixer
+    if h.state is HealthState.DOWN or cfg is None or not cfg.session_channels:
+        return h
+    details: dict[str, str | int | float | bool | None] = dict(h.details)
+    for state in await mixer.channel_states(cfg.session_channels):
+        details[f"{state.channel}.muted"] = state.muted
+    return Health(h.state, h.reason, h.checked_at, details)
+
+
+async def _mcu_health(site: Site) -> Health:
+    return await (await site.mcu()).health()

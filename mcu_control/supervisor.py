@@ -1,0 +1,155 @@
+"""Per-device supervisors: keep each device's state fresh in the store, whatever it does.
+
+A supervisor connects, then asks the device's health every `interval_s` (that periodic
+query is also what detects a half-open link: a link that stopped answering fails the query
+by its timeout). On failure the connection object is dropped and a new one is tried with
+capped exponential backoff; after every reconnect the full state is read again. A device
+that is down at start only delays its own supervisor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mcu_control.site import Site
+from mcu_control.state import PointPhase
+from mcu_control.status import Reader, apply_calls, device_readers, read_calls, read_device
+
+log = logging.getLogger("mcu_control.supervisor")
+
+
+@dataclass(frozen=True)
+class Backoff:
+    initial_s: float = 1.0
+    max_s: float = 60.0
+    factor: float = 2.0
+    jitter: float = 0.2  # ± fraction, so nine devices that failed together do not retry together
+
+    def delays(self) -> Callable[[int], float]:
+        def delay(attempt: int) -> float:
+            base = min(self.max_s, self.initial_s * self.factor**attempt)
+            return base * (1 + random.uniform(-self.jitter, self.jitter))
+
+        return delay
+
+
+class DeviceSupervisor:
+    """Keeps one device's record in the store current; never raises out of its task."""
+
+    def __init__(
+        self,
+        site: Site,
+        device_id: str,
+        read: Reader,
+        *,
+        interval_s: float = 15.0,
+        timeout_s: float = 5.0,
+        backoff: Backoff = Backoff(),
+    ) -> None:
+        self.site = site
+        self.device_id = device_id
+        self.read = read
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self.backoff = backoff
+        self.failures = 0
+        self.reconnects = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"supervise:{self.device_id}"
+        )
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def check_once(self) -> bool:
+        """One health read into the store; True if the device answered."""
+        return await read_device(self.site, self.device_id, self.read, self.timeout_s)
+
+    async def _run(self) -> None:
+        delay = self.backoff.delays()
+        while True:
+            try:
+                ok = await self.check_once()
+            except Exception:  # a bug must not kill supervision of this device
+                log.exception("%s: supervisor read failed unexpectedly", self.device_id)
+                ok = False
+            if ok:
+                if self.failures:
+                    self.reconnects += 1
+                    log.info("%s: back after %d failed reads", self.device_id, self.failures)
+                    self.site.store.event("device-recovered", device=self.device_id)
+                self.failures = 0
+                await asyncio.sleep(self.interval_s)
+            else:
+                if self.failures == 0:
+                    log.warning(
+                        "%s: down: %s",
+                        self.device_id,
+                        self.site.store.devices[self.device_id].reason,
+                    )
+                    self.site.store.event(
+                        "device-down",
+                        device=self.device_id,
+                        reason=self.site.store.devices[self.device_id].reason,
+                    )
+                wait = delay(self.failures)
+                self.failures += 1
+                await asyncio.sleep(wait)
+
+
+def supervisors(
+    site: Site, *, interval_s: float = 15.0, timeout_s: float = 5.0
+) -> list[DeviceSupervisor]:
+    """One supervisor per device of the site."""
+    return [
+        DeviceSupervisor(site, dev, read, interval_s=interval_s, timeout_s=timeout_s)
+        for dev, read in device_readers(site).items()
+    ]
+
+
+class CallSupervisor:
+    """Polls the session conference and keeps every point's call state and phase current."""
+
+    def __init__(self, site: Site, *, interval_s: float = 2.0, timeout_s: float = 5.0) -> None:
+        self.site = site
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="supervise:calls")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def check_once(self) -> None:
+        apply_calls(self.site, *await read_calls(self.site, self.timeout_s))
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.check_once()
+            except Exception:
+                log.exception("call supervisor failed unexpectedly")
+            await asyncio.sleep(self.interval_s)
+
+
+def phase_counts(site: Site) -> dict[str, int]:
+    """How many points are in each phase (for logs and the demo's live view)."""
+    counts = {p.value: 0 for p in PointPhase}
+    for state in site.store.points.values():
+        counts[state.phase.value] += 1
+    return counts

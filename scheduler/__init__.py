@@ -1,0 +1,1 @@
+"""Session calendar, the plan of jobs per session, and APScheduler wiring."""

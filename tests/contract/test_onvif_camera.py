@@ -1,0 +1,191 @@
+"""ONVIF driver against its simulator: clock skew, authentication, quirks and faults."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from ptz_rigs import ONVIF_TOKENS, PASSWORD, onvif_cam, onvif_sim
+
+from devices.errors import (
+    AuthenticationError,
+    DeviceError,
+    DeviceTimeoutError,
+    ProtocolError,
+    TransportError,
+)
+from devices.health import HealthState
+from hil.sim.onvif_cam import OnvifCameraSim
+
+pytestmark = pytest.mark.usefixtures("_no_leftover_tasks")
+
+
+async def _started(**kw: Any) -> OnvifCameraSim:
+    sim = onvif_sim(**kw)
+    await sim.start()
+    return sim
+
+
+@pytest.mark.parametrize("offset_s", [0.0, 7200.0, -7200.0, 37.5])
+async def test_authenticates_across_clock_offsets_and_reports_them(offset_s: float) -> None:
+    sim = await _started(clock_offset_s=offset_s)
+    cam = onvif_cam(sim)
+    try:
+        info = await cam.identify()  # an authenticated call
+        assert info.manufacturer == "SimCam"
+        reading = await cam.clock()
+        assert reading.offset_s == pytest.approx(offset_s, abs=1.0)
+        assert cam.clock_offset_s == pytest.approx(offset_s, abs=1.5)
+        health = await cam.health()
+        expected = HealthState.OK if abs(offset_s) < 5 else HealthState.DEGRADED
+        assert health.state == expected
+        assert health.details["clock_offset_s"] == pytest.approx(offset_s, abs=1.0)
+    finally:
+        await cam.close()
+        await sim.stop()
+
+
+async def test_simulator_rejects_an_uncompensated_clock() -> None:
+    """Proves the skew test above is real: without the offset, the same camera says NotAuthorized."""
+    import zeep.exceptions
+    from onvif import ONVIFCamera
+
+    sim = await _started(clock_offset_s=7200.0)
+    raw = ONVIFCamera("127.0.0.1", sim.port, "mcuctl", PASSWORD, adjust_time=False, no_cache=True)
+    try:
+        with pytest.raises(zeep.exceptions.Fault) as info:
+            await raw.update_xaddrs()
+        assert [q.localname for q in info.value.subcodes] == ["NotAuthorized"]
+    finally:
+        await raw.close()
+        await sim.stop()
+
+
+async def test_wrong_password_is_an_authentication_error_without_the_secret() -> None:
+    sim = await _started()
+    cam = onvif_cam(sim, password="wrong-password-123")
+    try:
+        with pytest.raises(AuthenticationError) as info:
+            await cam.connect()
+        assert info.value.device == "test.cam1"
+        assert "wrong-password-123" not in str(info.value)
+        assert "NTP" in (info.value.hint or "")
+    finally:
+        await cam.close()
+        await sim.stop()
+
+
+async def test_unknown_preset_is_a_device_error_with_the_fault_code() -> None:
+    sim = await _started()
+    cam = onvif_cam(sim)
+    try:
+        with pytest.raises(DeviceError) as info:
+            await cam.goto_preset("no-such-preset")
+        assert info.value.code == "NoToken"
+        assert info.value.device == "test.cam1"
+    finally:
+        await cam.close()
+        await sim.stop()
+
+
+async def test_quirks_whole_second_timeout_is_sent_and_fractional_is_rejected() -> None:
+    sim = await _started(quirks=True)
+    strict = onvif_cam(sim, whole_second_timeouts=False)
+    tolerant = onvif_cam(sim, name="test.cam2")
+    try:
+        with pytest.raises(DeviceError) as info:
+            await strict.continuous_move(0.1, 0, 0, timeout_s=0.5)
+        assert info.value.code == "TimeoutNotSupported"
+        await tolerant.continuous_move(0.1, 0, 0, timeout_s=0.5)  # sent as PT1S
+        status = await tolerant.status()
+        assert status.moving is None  # MoveStatus UNKNOWN
+        await tolerant.stop()
+    finally:
+        await strict.close()
+        await tolerant.close()
+        await sim.stop()
+
+
+async def test_first_ptz_profile_is_chosen() -> None:
+    sim = await _started()
+    cam = onvif_cam(sim)
+    try:
+        await cam.connect()
+        assert cam.profile_token == "profile_1"
+        assert [p.token for p in await cam.presets()] == ONVIF_TOKENS
+    finally:
+        await cam.close()
+        await sim.stop()
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        ("garbage", ProtocolError),
+        ("no_reply", DeviceTimeoutError),
+        ("http_500", DeviceError),
+        ("reject_auth", AuthenticationError),
+    ],
+)
+async def test_faults_map_to_clear_errors_within_the_timeout(
+    fault: str, error: type[Exception]
+) -> None:
+    sim = await _started()
+    cam = onvif_cam(sim, timeout_s=1.0)
+    try:
+        await cam.connect()
+        sim.faults.update({fault: True})
+        start = time.monotonic()
+        with pytest.raises(error) as info:
+            await cam.status()
+        assert time.monotonic() - start < 2.0
+        assert getattr(info.value, "device", None) == "test.cam1"
+        assert PASSWORD not in str(info.value)
+    finally:
+        await cam.close()
+        await sim.stop()
+
+
+async def test_refused_connection_is_a_transport_error() -> None:
+    sim = await _started()
+    port = sim.port
+    await sim.stop()
+    cam = onvif_cam(sim)
+    cam.port = port
+    try:
+        with pytest.raises(TransportError) as info:
+            await cam.connect()
+        assert info.value.device == "test.cam1"
+    finally:
+        await cam.close()
+
+
+async def test_goto_preset_confirms_arrival_by_position_when_move_status_is_unknown() -> None:
+    sim = await _started(quirks=True)
+    cam = onvif_cam(sim)
+    try:
+        start = time.monotonic()
+        status = await cam.goto_preset(ONVIF_TOKENS[1], timeout_s=5.0)
+        assert time.monotonic() - start >= 0.25
+        assert status.moving is False
+        assert status.position is not None
+        assert abs(status.position.pan - (-0.5)) < 0.01
+        assert "GetStatus" in sim.calls
+    finally:
+        await cam.close()
+        await sim.stop()
+
+
+async def test_arrival_timeout_names_the_camera() -> None:
+    sim = await _started()
+    sim.motion.move_time_s = 5.0
+    cam = onvif_cam(sim)
+    try:
+        with pytest.raises(DeviceTimeoutError) as info:
+            await cam.goto_preset(ONVIF_TOKENS[1], timeout_s=0.4)
+        assert info.value.device == "test.cam1"
+        assert "did not arrive" in info.value.message
+    finally:
+        await cam.close()
+        await sim.stop()

@@ -1,0 +1,120 @@
+"""`mcu-control schedule …` as technicians and cron use it: subprocess, exit codes, JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BAC_NINH = ROOT / "profiles" / "sites" / "bac-ninh.yaml"
+
+
+def mcu(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli", "--state-dir", str(state), "--profile", str(BAC_NINH), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+def ok_json(state: Path, *args: str) -> Any:
+    r = mcu(state, *args, "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_acceptance_list_2026_2027_json(tmp_path: Path) -> None:
+    out = ok_json(tmp_path, "schedule", "list", "--from", "2026-01-01", "--to", "2027-12-31")
+    assert out["timezone"] == "Asia/Ho_Chi_Minh"
+    sessions = out["sessions"]
+    assert [s["date"] for s in sessions] == [
+        "2026-03-10", "2026-06-10", "2026-09-10", "2026-12-10",
+        "2027-03-10", "2027-06-10", "2027-09-10", "2027-12-10",
+    ]  # fmt: skip
+    first = sessions[0]
+    assert first["start"] == "2026-03-10T08:00:00+07:00"
+    assert first["end"] == "2026-03-10T11:30:00+07:00"
+    assert [(d["label"], d["at"]) for d in first["drills"]] == [
+        ("T-1d", "2026-03-09T08:00:00+07:00"),
+        ("T-2h", "2026-03-10T06:00:00+07:00"),
+    ]
+    assert first["bringup"] == "2026-03-10T07:45:00+07:00"
+    assert first["teardown"] == "2026-03-10T11:30:00+07:00"
+    assert first["jobs"][0]["job_id"] == "bi-thu-hang-quy@2026-03-10T08:00:00+07:00#drill-1d"
+    assert all(s["shifted_from"] is None for s in sessions)
+
+
+def test_add_skip_move_remove_round_trip_is_persisted_and_audited(tmp_path: Path) -> None:
+    span = ("--from", "2026-06-01", "--to", "2026-09-30")
+    added = ok_json(
+        tmp_path, "schedule", "add", "tong-duyet", "2026-06-09", "14:00",
+        "--title", "Tổng duyệt", "--duration", "1h30m", "--reason", "rehearsal",
+    )  # fmt: skip
+    assert added["change"]["type"] == "add"
+    skipped = ok_json(tmp_path, "schedule", "skip", "bi-thu-hang-quy", "2026-06-10")
+    moved = ok_json(
+        tmp_path,
+        "schedule",
+        "move",
+        "bi-thu-hang-quy",
+        "2026-09-10",
+        "2026-09-11",
+        "--start",
+        "14:00",
+    )
+    listed = ok_json(tmp_path, "schedule", "list", *span)["sessions"]
+    assert [(s["session_id"], s["start"], s["note"]) for s in listed] == [
+        ("tong-duyet", "2026-06-09T14:00:00+07:00", "added"),
+        ("bi-thu-hang-quy", "2026-09-11T14:00:00+07:00", "moved from 2026-09-10"),
+    ]
+    assert listed[0]["bringup"] == "2026-06-09T13:45:00+07:00"
+    changes = ok_json(tmp_path, "schedule", "changes")["changes"]
+    assert [c["type"] for c in changes] == ["add", "skip", "move"]
+
+    ok_json(tmp_path, "schedule", "remove", str(skipped["change"]["id"]))
+    ok_json(tmp_path, "schedule", "remove", "tong-duyet")
+    ok_json(tmp_path, "schedule", "remove", str(moved["change"]["id"]))
+    listed = ok_json(tmp_path, "schedule", "list", *span)["sessions"]
+    assert [s["start"] for s in listed] == [
+        "2026-06-10T08:00:00+07:00",
+        "2026-09-10T08:00:00+07:00",
+    ]
+
+    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [a["action"] for a in audit] == [
+        "schedule.add", "schedule.skip", "schedule.move",
+        "schedule.remove", "schedule.remove", "schedule.remove",
+    ]  # fmt: skip
+    assert audit[0]["data"]["reason"] == "rehearsal"
+
+
+def test_usage_errors_exit_3_with_a_reason(tmp_path: Path) -> None:
+    r = mcu(tmp_path, "schedule", "skip", "bi-thu-hang-quy", "2026-06-11", "--json")
+    assert r.returncode == 3
+    assert "no session on 2026-06-11" in json.loads(r.stdout)["error"]
+    r = mcu(tmp_path, "schedule", "skip", "khong-co", "2026-06-10")
+    assert r.returncode == 3
+    assert "no session rule 'khong-co'" in r.stderr
+    r = mcu(tmp_path, "schedule", "list", "--from", "10/06/2026")
+    assert r.returncode == 3
+    assert "YYYY-MM-DD" in r.stderr
+    r = mcu(tmp_path, "schedule", "add", "bi-thu-hang-quy", "2026-06-09", "14:00", "--title", "x")
+    assert r.returncode == 3
+    assert "already used" in r.stderr
+    r = mcu(tmp_path, "schedule", "remove", "99")
+    assert r.returncode == 3
+
+
+def test_next_and_human_table(tmp_path: Path) -> None:
+    out = ok_json(tmp_path, "schedule", "next", "-n", "2")
+    assert len(out["sessions"]) == 2
+    assert out["sessions"][0]["start"] < out["sessions"][1]["start"]
+    human = mcu(tmp_path, "schedule", "list", "--from", "2026-03-01", "--to", "2026-03-31")
+    assert human.returncode == 0
+    assert "2026-03-10" in human.stdout
+    assert "T-2h" in human.stdout
