@@ -30,7 +30,7 @@ from scheduler.clock import Clock, SystemClock
 from scheduler.db import ScheduleDb
 from scheduler.leader import FileLeadership, Leadership, PgAdvisoryLeadership, lock_key, pg_conninfo
 from scheduler.plan import Horizon
-from scheduler.service import SessionScheduler
+from scheduler.service import RunningJobs, SessionScheduler
 
 if TYPE_CHECKING:
     from profiles.loader import LoadedProfile
@@ -76,6 +76,8 @@ class DaemonConfig:
     component_timeout_s: float = 10.0  # per component start
     stop_timeout_s: float = 4.0  # everything must be down within this (SIGTERM → exit < 5 s)
     late_after_s: float = 60.0  # a job this late is reported as caught up after a miss
+    # a claimed job whose heartbeat stops this long was left by a dead daemon: take it over
+    job_stale_after_s: float = 30.0
     horizon: Horizon = field(default_factory=Horizon)
 
     def resolved_database_url(self, state_dir: Path) -> str:
@@ -120,6 +122,7 @@ class Daemon:
         self._changes_seen: tuple[int, ...] | None = None
         self._started: list[Component] = []
         self._detached: set[asyncio.Task[None]] = set()  # jobs left running by a step-down
+        self.running = RunningJobs()  # beats for every job this process runs, active or not
 
     @property
     def active(self) -> bool:
@@ -220,7 +223,9 @@ class Daemon:
                 self._reload_requested = False
                 await self.reload()
             await self._leader_tick()
+            await self.running.beat(self.db)
             if self.scheduler is not None:
+                await self._sweep()
                 now = self.clock.now()
                 due = (now - last_replan).total_seconds() >= self.config.replan_interval_s
                 if due or await self._changes_moved():
@@ -256,6 +261,8 @@ class Daemon:
             horizon=self.config.horizon,
             late_after_s=self.config.late_after_s,
             stop_grace_s=max(0.5, self.config.stop_timeout_s / 2),
+            running=self.running,
+            stale_after_s=self.config.job_stale_after_s,
         )
         try:
             await sched.start()
@@ -309,6 +316,15 @@ class Daemon:
                 report.removed,
                 len(report.missed),
             )
+
+    async def _sweep(self) -> None:
+        sched = self.scheduler
+        if sched is None:
+            return
+        try:
+            await sched.sweep()
+        except Exception:
+            log.exception("cannot check the ledger for jobs left by a dead daemon")
 
     async def _changes_moved(self) -> bool:
         try:

@@ -5,6 +5,11 @@ state directory by default, or PostgreSQL (``postgresql+psycopg://…``) shared 
 pair. `job_runs` has a primary key on (job_id, run_time): a job is claimed by inserting its row
 *before* it runs, so two daemons — even two that both believe they are active — cannot run the
 same job twice.
+
+A running job's row carries a `beats` counter that its daemon bumps every few seconds. A row
+still `claimed` whose counter stops moving belongs to a daemon that died mid-job (kill -9,
+power cut): the active daemon takes it over (see SessionScheduler.sweep). A counter, not a
+timestamp, so no clock on one PC is ever compared with another's.
 """
 
 from __future__ import annotations
@@ -67,10 +72,11 @@ class JobRun:
     job_id: str
     run_time: dt.datetime
     node: str
-    status: str  # claimed, done, failed, missed
+    status: str  # claimed, done, failed, missed, interrupted
     claimed_at: dt.datetime
     finished_at: dt.datetime | None
     detail: str
+    beats: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -131,6 +137,7 @@ class ScheduleDb:
             sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
             sa.Column("finished_at", sa.DateTime(timezone=True)),
             sa.Column("detail", sa.Text, nullable=False, default=""),
+            sa.Column("beats", sa.Integer, nullable=False, default=0),
         )
         self._meta = meta
 
@@ -216,6 +223,7 @@ class ScheduleDb:
                         status=status,
                         claimed_at=dt.datetime.now(dt.UTC),
                         detail=detail,
+                        beats=0,
                     )
                 )
         except IntegrityError:
@@ -228,8 +236,60 @@ class ScheduleDb:
             conn.execute(
                 t.update()
                 .where(t.c.job_id == job_id, t.c.run_time == run_time.astimezone(dt.UTC))
-                .values(status=status, detail=detail, finished_at=dt.datetime.now(dt.UTC))
+                .values(status=status, finished_at=dt.datetime.now(dt.UTC), **self._note(detail))
             )
+
+    def _note(self, detail: str) -> dict[str, Any]:
+        """Append `detail` to a row's detail (a take-over's note stays when the re-run ends)."""
+        if not detail:
+            return {}
+        t = self.runs_table
+        return {"detail": sa.case((t.c.detail == "", detail), else_=t.c.detail + "; " + detail)}
+
+    def beat(self, runs: list[tuple[str, dt.datetime]]) -> None:
+        """Bump the counter of each (job_id, run_time) this daemon is running."""
+        if not runs:
+            return
+        t = self.runs_table
+        with self.engine.begin() as conn:
+            for job_id, run_time in runs:
+                conn.execute(
+                    t.update()
+                    .where(
+                        t.c.job_id == job_id,
+                        t.c.run_time == run_time.astimezone(dt.UTC),
+                        t.c.status == "claimed",
+                    )
+                    .values(beats=t.c.beats + 1)
+                )
+
+    def claimed_runs(self) -> list[JobRun]:
+        """Rows still `claimed`: jobs running now, or left behind by a daemon that died."""
+        return [r for r in self.runs() if r.status == "claimed"]
+
+    def take_over(self, run: JobRun, node: str, *, status: str, detail: str) -> bool:
+        """Re-own a dead daemon's claimed row if its counter is still `run.beats`.
+
+        `status` is ``claimed`` to run the job again here, or a final status. The condition on
+        `beats` makes this atomic between two daemons and against a late beat of the old owner.
+        """
+        t = self.runs_table
+        values: dict[str, Any] = {"node": node, "status": status, "detail": detail, "beats": 0}
+        if status != "claimed":
+            values["finished_at"] = dt.datetime.now(dt.UTC)
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                t.update()
+                .where(
+                    t.c.job_id == run.job_id,
+                    t.c.run_time == run.run_time.astimezone(dt.UTC),
+                    t.c.status == "claimed",
+                    t.c.beats == run.beats,
+                    t.c.node == run.node,
+                )
+                .values(**values)
+            )
+            return bool(result.rowcount == 1)
 
     def ran_job_ids(self) -> set[str]:
         with self.engine.connect() as conn:
@@ -248,6 +308,7 @@ class ScheduleDb:
                     claimed_at=_aware(r.claimed_at),
                     finished_at=_aware(r.finished_at) if r.finished_at else None,
                     detail=r.detail or "",
+                    beats=int(r.beats or 0),
                 )
                 for r in rows
             ]

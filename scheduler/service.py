@@ -9,13 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from profiles.schema import SessionPlan
 from scheduler import runner
 from scheduler.actions import AuditSink, SessionActions
 from scheduler.calendar import Calendar, Occurrence
 from scheduler.clock import Clock
-from scheduler.db import JOBS_TABLE, ScheduleDb
-from scheduler.plan import Decision, Horizon, JobKind, PlannedJob, decide
+from scheduler.db import JOBS_TABLE, JobRun, ScheduleDb
+from scheduler.plan import Decision, Horizon, JobKind, PlannedJob, decide, plan_session
 
 log = logging.getLogger("mcu_control.scheduler")
 
@@ -29,6 +31,35 @@ class ReplanReport:
     removed: int
     catch_up: list[str]
     missed: list[str]
+
+
+class RunningJobs:
+    """The jobs this process is running, whichever scheduler started them.
+
+    Owned by the daemon, not by one SessionScheduler: a job left running by a step-down must
+    go on beating, or the new active daemon would take it for dead and run it twice.
+    """
+
+    def __init__(self) -> None:
+        self._runs: dict[str, dt.datetime] = {}
+
+    def add(self, job: PlannedJob) -> None:
+        self._runs[job.job_id] = job.run_at
+
+    def discard(self, job: PlannedJob) -> None:
+        self._runs.pop(job.job_id, None)
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._runs
+
+    async def beat(self, db: ScheduleDb) -> None:
+        """Bump the ledger counter of every running job (a failure is logged, not raised)."""
+        if not self._runs:
+            return
+        try:
+            await asyncio.to_thread(db.beat, list(self._runs.items()))
+        except (SQLAlchemyError, OSError) as exc:  # the next beat retries; sweeps allow gaps
+            log.warning("cannot record the running jobs' heartbeat: %s", exc)
 
 
 class SessionScheduler:
@@ -52,6 +83,8 @@ class SessionScheduler:
         horizon: Horizon | None = None,
         late_after_s: float = 60.0,
         stop_grace_s: float = 2.0,
+        running: RunningJobs | None = None,
+        stale_after_s: float = 30.0,
     ) -> None:
         self.db = db
         self.calendar = calendar
@@ -66,6 +99,10 @@ class SessionScheduler:
         self._on_event = on_event
         self._aps: Any = None
         self._work: set[asyncio.Task[None]] = set()
+        self.running = running or RunningJobs()
+        self.stale_after_s = stale_after_s
+        # claimed rows of other runs: (job_id, run_time) -> (beats seen, when first seen so)
+        self._observed: dict[tuple[str, dt.datetime], tuple[int, dt.datetime]] = {}
 
     async def start(self) -> None:
         """Open the job store and start APScheduler paused (nothing fires before resume())."""
@@ -166,13 +203,113 @@ class SessionScheduler:
                 late_s=round(late_s, 1),
             )
         self._emit("job-started", job, message=f"{kind} {label} started")
-        task = asyncio.create_task(self._call(job), name=f"job:{job_id}")
-        self._work.add(task)
-        task.add_done_callback(lambda t: self._work.discard(t))  # noqa: PLW0108 — _work is replaced on stop
-        # shielded: a step-down (lost lock connection) must not cut a bring-up in half
-        await asyncio.shield(task)
+        task = self._spawn(job)
+        try:
+            # shielded: a step-down (lost lock connection) must not cut a bring-up in half
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            # only at shutdown (the job, or APScheduler's task for it, is cancelled); _call
+            # records the cut in the ledger. Returning spares the log APScheduler's traceback.
+            log.info("job %s cut at shutdown", job_id)
+
+    async def sweep(self) -> list[str]:
+        """Take over the jobs of a daemon that died while running them; return their ids.
+
+        A `claimed` row not run by this process whose beat counter has not moved for
+        `stale_after_s` (counted on this PC's clock from when this scheduler first saw it)
+        was left by a dead daemon. The job runs again here if it still applies (a drill
+        before the session, a bring-up before its end); otherwise it is closed `interrupted`.
+        Either way it is reported.
+        """
+        rows = await asyncio.to_thread(self.db.claimed_runs)
+        now = self.clock.now()
+        seen = {(r.job_id, r.run_time) for r in rows}
+        self._observed = {k: v for k, v in self._observed.items() if k in seen}
+        taken: list[str] = []
+        for row in rows:
+            if row.job_id in self.running:
+                continue
+            key = (row.job_id, row.run_time)
+            beats, since = self._observed.get(key, (-1, now))
+            if beats != row.beats:
+                self._observed[key] = (row.beats, now)
+                continue
+            if (now - since).total_seconds() < self.stale_after_s:
+                continue
+            del self._observed[key]
+            if await self._take_over(row, now):
+                taken.append(row.job_id)
+        return taken
 
     # ------------------------------------------------------------------ helpers
+
+    def _spawn(self, job: PlannedJob) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._call(job), name=f"job:{job.job_id}")
+        self._work.add(task)
+        self.running.add(job)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._work.discard(t)  # _work is replaced on stop; discard is a no-op then
+            self.running.discard(job)
+
+        task.add_done_callback(done)
+        return task
+
+    async def _take_over(self, row: JobRun, now: dt.datetime) -> bool:
+        job = self._job_of(row)
+        lost = f"{row.node} stopped while running it (no heartbeat for {self.stale_after_s:.0f} s)"
+        why_not = "the occurrence is no longer in the calendar" if job is None else ""
+        if job is not None:
+            why_not = _not_applicable(job, now)
+        status, detail = (
+            ("interrupted", f"{lost}; not run again: {why_not}")
+            if why_not
+            else (
+                "claimed",
+                f"run again by {self.node}: {lost}",
+            )
+        )
+        if not await asyncio.to_thread(
+            self.db.take_over, row, self.node, status=status, detail=detail
+        ):
+            return False  # its owner beat again, or another daemon took it first
+        if job is None:
+            log.warning("job %s: %s", row.job_id, detail)
+            if self._audit is not None:
+                self._audit(
+                    "scheduler.job-interrupted",
+                    actor="scheduler",
+                    target=row.job_id,
+                    message=detail,
+                )
+            return True
+        self._emit(
+            "job-interrupted",
+            job,
+            level=logging.ERROR,
+            message=f"{job.kind} {job.label}: {detail}",
+            previous_node=row.node,
+            rerun=not why_not,
+        )
+        if not why_not:
+            self._emit("job-started", job, message=f"{job.kind} {job.label} started again")
+            self._spawn(job)
+        return True
+
+    def _job_of(self, row: JobRun) -> PlannedJob | None:
+        key, _, suffix = row.job_id.partition("#")
+        try:
+            occ = self._find(key) if "@" in key else None
+        except ValueError:  # not a job id this version writes
+            occ = None
+        if occ is None:
+            return None
+        for job in plan_session(occ, self.plan):
+            if job.job_id == row.job_id:
+                return PlannedJob(job.kind, job.label, row.run_time, occ)
+        if suffix.startswith("drill-"):  # a drill the plan no longer has: still name it right
+            return PlannedJob("drill", f"T-{suffix.removeprefix('drill-')}", row.run_time, occ)
+        return None
 
     async def _call(self, job: PlannedJob) -> None:
         occ = job.occurrence

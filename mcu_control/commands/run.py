@@ -88,6 +88,9 @@ def command(
     late = os.environ.get("MCU_CONTROL_LATE_AFTER_S")
     if late:
         config.late_after_s = float(late)
+    stale = os.environ.get("MCU_CONTROL_JOB_STALE_AFTER_S")
+    if stale:
+        config.job_stale_after_s = float(stale)
     daemon = build_daemon(
         loaded,
         state_dir=state_dir(),
