@@ -147,6 +147,10 @@ class SessionPlan(Strict):
 
     drills_before: list[Duration] = Field(default_factory=lambda: ["1d", "2h"])
     bringup_before: Duration = "15m"
+    # "working": a drill a whole number of days ahead that lands on a weekend or public holiday
+    # runs on the working day before, at the same time (no technician is in on a Sunday);
+    # "any": exactly at T−N days
+    drill_days: Literal["working", "any"] = "working"
 
 
 class SessionsConfig(Strict):

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from profiles.common import parse_duration
 from profiles.schema import SessionPlan
-from scheduler.calendar import Calendar, Occurrence
+from scheduler.calendar import Calendar, Occurrence, WorkingDays, working_days
 
 JobKind = Literal["drill", "bringup", "teardown"]
 
@@ -42,12 +42,22 @@ class PlannedJob:
         }
 
 
-def plan_session(occ: Occurrence, plan: SessionPlan) -> list[PlannedJob]:
-    """The jobs of one occurrence, in time order."""
-    jobs = [
-        PlannedJob("drill", f"T-{d}", occ.start - dt.timedelta(seconds=parse_duration(d)), occ)
-        for d in plan.drills_before
-    ]
+def plan_session(
+    occ: Occurrence, plan: SessionPlan, workdays: WorkingDays | None = None
+) -> list[PlannedJob]:
+    """The jobs of one occurrence, in time order.
+
+    With `plan.drill_days` "working", a whole-day drill (T−1d) that falls on a day off moves
+    back to the previous working day; its label and job id stay, so the ledger still knows it.
+    """
+    days = workdays or working_days()
+    jobs = []
+    for d in plan.drills_before:
+        seconds = parse_duration(d)
+        run_at = occ.start - dt.timedelta(seconds=seconds)
+        if plan.drill_days == "working" and seconds % 86400 == 0:
+            run_at = _on_working_day(run_at, days)
+        jobs.append(PlannedJob("drill", f"T-{d}", run_at, occ))
     bringup = occ.start - dt.timedelta(seconds=parse_duration(plan.bringup_before))
     jobs.append(PlannedJob("bringup", f"T-{plan.bringup_before}", bringup, occ))
     jobs.append(PlannedJob("teardown", "end", occ.end, occ))
@@ -89,7 +99,7 @@ def decide(
     """
     decision = Decision()
     for occ in _window(calendar, now, horizon):
-        jobs = [j for j in plan_session(occ, plan) if not has_run(j.job_id)]
+        jobs = [j for j in plan_session(occ, plan, calendar.workdays) if not has_run(j.job_id)]
         overdue = [j for j in jobs if j.run_at <= now]
         decision.schedule += [j for j in jobs if j.run_at > now]
         bringup_due = any(j.kind == "bringup" and now < occ.end for j in overdue)
@@ -117,6 +127,14 @@ def decide(
     decision.schedule += decision.catch_up
     decision.schedule.sort(key=lambda j: (j.run_at, j.job_id))
     return decision
+
+
+def _on_working_day(when: dt.datetime, days: WorkingDays) -> dt.datetime:
+    day = days.shift(when.date(), "previous-working-day")
+    if day == when.date():
+        return when
+    # same wall-clock time on the earlier day (its own UTC offset, should DST ever apply)
+    return dt.datetime.combine(day, when.time(), tzinfo=when.tzinfo)
 
 
 def _window(calendar: Calendar, now: dt.datetime, horizon: Horizon) -> Iterable[Occurrence]:

@@ -304,7 +304,7 @@ class SessionScheduler:
             occ = None
         if occ is None:
             return None
-        for job in plan_session(occ, self.plan):
+        for job in plan_session(occ, self.plan, self.calendar.workdays):
             if job.job_id == row.job_id:
                 return PlannedJob(job.kind, job.label, row.run_time, occ)
         if suffix.startswith("drill-"):  # a drill the plan no longer has: still name it right

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 
 from profiles.loader import SHIPPED_SITES as SITES
@@ -43,7 +44,7 @@ def test_custom_plan_durations() -> None:
     occ = cal.occurrences(dt.date(2026, 3, 10), dt.date(2026, 3, 10))[0]
     plan = SessionPlan(drills_before=["2d", "1h30m"], bringup_before="30m")
     assert [(j.label, j.run_at) for j in plan_session(occ, plan)] == [
-        ("T-2d", at(8, 8)),
+        ("T-2d", at(6, 8)),  # T−2d is Sunday 8 March: the drill runs on Friday
         ("T-1h30m", at(10, 6, 30)),
         ("T-30m", at(10, 7, 30)),
         ("end", at(10, 11, 30)),
@@ -131,3 +132,30 @@ async def test_fake_clock_wakes_sleepers_when_advanced() -> None:
     clock.advance(1800)
     await task
     assert woke == [at(1, 1)]
+
+
+def test_a_day_ahead_drill_moves_off_the_weekend_to_the_working_day_before() -> None:
+    """10 June 2028 is a Saturday: the session shifts to Monday 12th; T−1d would be Sunday."""
+    cal, plan = bac_ninh()
+    [occ] = cal.occurrences(dt.date(2028, 6, 1), dt.date(2028, 6, 30))
+    assert occ.start == dt.datetime(2028, 6, 12, 8, tzinfo=TZ)
+    jobs = {j.label: j for j in plan_session(occ, plan, cal.workdays)}
+    assert jobs["T-1d"].run_at == dt.datetime(2028, 6, 9, 8, tzinfo=TZ)  # Friday, same time
+    assert jobs["T-1d"].job_id == f"{occ.key}#drill-1d"  # the ledger id does not change
+    assert jobs["T-2h"].run_at == dt.datetime(2028, 6, 12, 6, tzinfo=TZ)
+    exact = plan.model_copy(update={"drill_days": "any"})
+    assert plan_session(occ, exact, cal.workdays)[0].run_at == dt.datetime(
+        2028, 6, 11, 8, tzinfo=TZ
+    )
+
+
+def test_a_day_ahead_drill_skips_a_public_holiday_too() -> None:
+    """A session on Monday 4 May 2026: T−1d is Sunday 3 May; Friday 1 May is Labour Day."""
+    cal, plan = bac_ninh()
+    occ = cal.occurrences(dt.date(2026, 3, 10), dt.date(2026, 3, 10))[0]
+    monday = dt.datetime(2026, 5, 4, 8, tzinfo=TZ)
+    occ = dataclasses.replace(occ, start=monday, end=monday + dt.timedelta(hours=3))
+    [drill_1d, drill_2h, *_] = plan_session(occ, plan, cal.workdays)
+    assert not cal.workdays.is_working_day(dt.date(2026, 5, 1))
+    assert drill_1d.run_at == dt.datetime(2026, 4, 29, 8, tzinfo=TZ)  # Wed; 30 April is a holiday
+    assert drill_2h.run_at == monday - dt.timedelta(hours=2)  # hours are never moved

@@ -291,7 +291,7 @@ def _calendar(loaded: LoadedProfile, db: ScheduleDb) -> Calendar:
 def _session_dict(loaded: LoadedProfile, cal: Calendar, occ: Occurrence) -> dict[str, Any]:
     from scheduler.plan import plan_session
 
-    jobs = plan_session(occ, loaded.profile.sessions.plan)
+    jobs = plan_session(occ, loaded.profile.sessions.plan, cal.workdays)
     note = ""
     if occ.moved:
         note = f"moved from {occ.shifted_from}"
