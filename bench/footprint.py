@@ -27,6 +27,8 @@ from typing import Any
 
 import benchlib
 
+from mcu_control.app import DEFAULT_HEALTH_READS_PER_S
+
 RSS_TARGET_MB = 150.0
 CPU_TARGET_PCT = 1.0
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -61,7 +63,7 @@ def measure(pid: int, warmup_s: float, window_s: float) -> dict[str, float]:
     }
 
 
-async def child(profile: str, interval_s: float) -> None:
+async def child(profile: str, interval_s: float, reads_per_s: float) -> None:
     """The `supervisors` subject: supervise every device until stdin closes."""
     from mcu_control.site import Site
     from mcu_control.supervisor import CallSupervisor, supervisors
@@ -69,7 +71,7 @@ async def child(profile: str, interval_s: float) -> None:
 
     benchlib.raise_nofile()
     site = Site(load_profile(profile))
-    sups = supervisors(site, interval_s=interval_s)
+    sups = supervisors(site, interval_s=interval_s, reads_per_s=reads_per_s)
     calls = CallSupervisor(site, interval_s=3.0)
     for s in sups:
         s.start()
@@ -92,11 +94,34 @@ def subject(cmd: list[str], env: dict[str, str], args: argparse.Namespace) -> di
         stderr=subprocess.DEVNULL,
         cwd=benchlib.ROOT,
     )
+    spy: subprocess.Popen[bytes] | None = None
     try:
-        result = measure(proc.pid, args.warmup, args.window)
+        if args.py_spy:  # sample the measured window (where the idle CPU goes)
+            time.sleep(args.warmup)
+            spy = subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("py-spy")),
+                    "record",
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "50",
+                    "--duration",
+                    str(int(args.window)),
+                    "--pid",
+                    str(proc.pid),
+                    "--output",
+                    args.py_spy,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        result = measure(proc.pid, 0 if args.py_spy else args.warmup, args.window)
         result["alive"] = proc.poll() is None
         return result
     finally:
+        if spy is not None:
+            spy.wait(timeout=args.window + 30)
         if proc.poll() is None:
             proc.terminate()
             try:
@@ -137,6 +162,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             "run",
                             "--poll-interval",
                             str(args.interval),
+                            "--health-reads",
+                            str(args.health_reads),
                         ]
                         if name == "run-mosquitto":
                             cmd += ["--mqtt-url", broker.url()]
@@ -150,6 +177,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             str(profile),
                             "--interval",
                             str(args.interval),
+                            "--health-reads",
+                            str(args.health_reads),
                         ]
                     samples.append(subject(cmd, env, args))
                     print(f"{name} run {i + 1}: {samples[-1]}", flush=True)
@@ -166,6 +195,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "warmup_s": args.warmup,
             "window_s": args.window,
             "health_interval_s": args.interval,
+            "health_reads_per_s": args.health_reads,
             "call_interval_s": 3.0,
             "nofile": [soft, hard],
             "target_rss_mb": RSS_TARGET_MB,
@@ -192,11 +222,22 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=30.0)
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--interval", type=float, default=15.0, help="health poll interval, s")
+    parser.add_argument(
+        "--health-reads",
+        type=float,
+        default=DEFAULT_HEALTH_READS_PER_S,
+        help="the daemon's cap on health reads per second (its --health-reads)",
+    )
+    parser.add_argument(
+        "--py-spy",
+        metavar="FILE",
+        help="also record a py-spy profile (collapsed stacks) of the subject's measured window",
+    )
     parser.add_argument("--child", metavar="PROFILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         with benchlib.quiet_logs():
-            asyncio.run(child(args.child, args.interval))
+            asyncio.run(child(args.child, args.interval, args.health_reads))
         return
     benchlib.emit(run(args))
 

@@ -112,8 +112,10 @@ class SupervisorComponent:
         interval_s: float = 15.0,
         timeout_s: float = 5.0,
         call_interval_s: float = 3.0,
+        reads_per_s: float | None = None,
     ) -> None:
         self.holder = holder
+        self.reads_per_s = reads_per_s
         self.interval_s = interval_s
         self.timeout_s = timeout_s
         self.call_interval_s = call_interval_s
@@ -122,7 +124,12 @@ class SupervisorComponent:
 
     async def start(self) -> None:
         site = self.holder.site
-        self._devices = supervisors(site, interval_s=self.interval_s, timeout_s=self.timeout_s)
+        self._devices = supervisors(
+            site,
+            interval_s=self.interval_s,
+            timeout_s=self.timeout_s,
+            reads_per_s=self.reads_per_s,
+        )
         for s in self._devices:
             s.start()
         self._calls = CallSupervisor(

@@ -137,8 +137,11 @@ def apply_calls(
     down is offline, every other point `unknown` — never `ready`, which would claim it left
     the call.
     """
+    by_point: dict[str, list[DeviceState]] = {}
+    for d in site.store.devices.values():  # one pass: this runs every few seconds
+        by_point.setdefault(d.point, []).append(d)
     for point in site.profile.points:
-        devs = [d for d in site.store.devices.values() if d.point == point.id]
+        devs = by_point.get(point.id, [])
         if participants is None:
             phase, reason = derive_phase(None, devs)
             if phase is not PointPhase.OFFLINE:

@@ -112,6 +112,7 @@ async def _live(site: Site, refresh: float) -> None:
         feed=FeedOptions(embedded_port=1883),
         supervise_interval_s=max(refresh, 1.0),
         device_timeout_s=3.0,
+        health_reads_per_s=None,  # 9 local simulated points, redrawn every `refresh` s
     )
     task = asyncio.create_task(daemon.run(install_signals=False), name="daemon")
     component = next((c for c in daemon.components if isinstance(c, EmbeddedBrokerComponent)), None)

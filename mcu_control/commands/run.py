@@ -65,6 +65,16 @@ def command(
             "--poll-interval", min=1, max=3600, help="Seconds between device health reads."
         ),
     ] = 15.0,
+    health_reads: Annotated[
+        float,
+        typer.Option(
+            "--health-reads",
+            min=0.1,
+            max=10000,
+            help="Cap on health reads per second across the site; a large site reads each "
+            "device less often than --poll-interval instead of saturating the daemon.",
+        ),
+    ] = 8.0,
 ) -> None:
     """Run the daemon: plan and run drills, bring-up and teardown; SIGHUP reloads the profile."""
     import asyncio
@@ -97,5 +107,6 @@ def command(
         config=config,
         feed=FeedOptions(url=mqtt_url, embedded=not no_embedded_broker, embedded_port=mqtt_port),
         supervise_interval_s=poll_interval,
+        health_reads_per_s=health_reads,
     )
     asyncio.run(daemon.run())
