@@ -9,21 +9,19 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from daemon_support import ROOT, daemon_argv, wait_audit
 
 from mcu_control.audit import AuditLog
 from mcu_control.daemon import Daemon, DaemonConfig
 from profiles.loader import LoadedProfile, load_profile
 from scheduler.calendar import AddedSession
 from scheduler.db import ScheduleDb
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def one_off(start: dt.datetime, sid: str = "phien") -> dict[str, Any]:
@@ -129,31 +127,13 @@ def run_daemon(
     profile: Path, state: Path, *extra: str, env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cli",
-            "--profile",
-            str(profile),
-            "--state-dir",
-            str(state),
-            "run",
-            *extra,
-        ],
+        daemon_argv(profile, state, *extra),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **(env or {})},
     )
-
-
-def wait_audit(audit: AuditLog, action: str, timeout: float = 15.0, count: int = 1) -> None:
-    deadline = time.monotonic() + timeout
-    while actions_of(audit).count(action) < count:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {action} in the audit log: {actions_of(audit)}")
-        time.sleep(0.05)
 
 
 def test_run_under_systemd_notify_reload_and_sigterm_within_5s(

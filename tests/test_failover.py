@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from daemon_support import ROOT, daemon_argv, pair_args, wait_audit
 
 from mcu_control.audit import AuditLog
 from profiles.loader import SHIPPED_SITES
@@ -30,7 +30,6 @@ from scheduler.db import ScheduleDb
 from scheduler.leader import PgAdvisoryLeadership, lock_key, pg_conninfo
 from scheduler.service import SessionScheduler
 
-ROOT = Path(__file__).resolve().parent.parent
 CANDIDATES = [
     os.environ.get("MCU_CONTROL_TEST_PG_URL", ""),
     "postgresql+psycopg://postgres@127.0.0.1:5432/test",
@@ -140,24 +139,7 @@ def _daemon(profile: Path, state: Path, node: str, schema: str) -> subprocess.Po
     state.mkdir(parents=True, exist_ok=True)
     with (state / "daemon.log").open("wb") as log:  # read when the test fails
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cli",
-                "--profile",
-                str(profile),
-                "--state-dir",
-                str(state),
-                "run",
-                "--database",
-                PG_URL,
-                "--database-schema",
-                schema,
-                "--node-id",
-                node,
-                "--leader-poll",
-                "0.5",
-            ],
+            daemon_argv(profile, state, *pair_args(PG_URL, schema, node)),
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=log,
@@ -195,15 +177,6 @@ def tarpit() -> Iterator[int]:
         server.close()
 
 
-def _wait(audit: AuditLog, action: str, timeout: float) -> float:
-    t0 = time.monotonic()
-    while action not in [r["action"] for r in audit.records()]:
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"{audit.path}: no {action} after {timeout} s")
-        time.sleep(0.05)
-    return time.monotonic() - t0
-
-
 def test_failover_after_kill_9_runs_the_due_job_exactly_once(
     tmp_path: Path, pg_schema: str
 ) -> None:
@@ -236,24 +209,24 @@ def test_failover_after_kill_9_runs_the_due_job_exactly_once(
         profile.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
         try:
             a = _daemon(profile, tmp_path / "a", "pc-a", pg_schema)
-            _wait(audit_a, "daemon.active", 20)
+            wait_audit(audit_a, "daemon.active", 20)
             b = _daemon(profile, tmp_path / "b", "pc-b", pg_schema)
-            _wait(audit_b, "daemon.start", 20)
+            wait_audit(audit_b, "daemon.start", 20)
             time.sleep(1.0)  # B polls the lock twice meanwhile
             assert "daemon.active" not in [r["action"] for r in audit_b.records()]
             # A caught up the overdue T−2h drill (the T−1d one is reported missed); it hangs
-            _wait(audit_a, "drill.start", 5)
+            wait_audit(audit_a, "drill.start", 5)
             assert dt.datetime.now(dt.UTC) < start - dt.timedelta(minutes=15), "machine too slow"
 
             a.send_signal(signal.SIGKILL)
             a.wait(timeout=5)
-            takeover = _wait(audit_b, "daemon.active", 30)
+            takeover = wait_audit(audit_b, "daemon.active", 30)
             print(f"standby active {takeover:.2f} s after kill -9")
             assert takeover < 30
             # A's drill row stays `claimed` with a silent heartbeat: B runs the drill again
-            _wait(audit_b, "scheduler.job-interrupted", 20)
-            _wait(audit_b, "drill.start", 10)
-            _wait(audit_b, "bringup.start", 30)
+            wait_audit(audit_b, "scheduler.job-interrupted", 20)
+            wait_audit(audit_b, "drill.start", 10)
+            wait_audit(audit_b, "bringup.start", 30)
         finally:
             for proc in (a, b):
                 if proc is not None and proc.poll() is None:

@@ -13,7 +13,6 @@ import datetime as dt
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,13 +21,13 @@ from typing import IO, Any
 
 import pytest
 import yaml
+from daemon_support import ROOT, audit_actions, daemon_argv, pair_args
 
 from mcu_control.audit import AuditLog
 from profiles.loader import SHIPPED_SITES
 from scheduler.db import ScheduleDb
 from scheduler.leader import pg_conninfo
 
-ROOT = Path(__file__).resolve().parents[2]
 CANDIDATES = [
     os.environ.get("MCU_CONTROL_TEST_PG_URL", ""),
     "postgresql+psycopg://postgres@127.0.0.1:5432/test",
@@ -89,7 +88,8 @@ def test_pg_outage_for_the_active_daemon_fails_over_once(tmp_path: Path, pg_sche
             procs[n] = _daemon(profile, tmp_path / n, n, pg_schema, logs[n])
         t0 = time.monotonic()
         while not (
-            _active(audits) == 1 and all(_count(a, "daemon.start") for a in audits.values())
+            _active(audits) == 1
+            and all(audit_actions(a).count("daemon.start") for a in audits.values())
         ):
             assert time.monotonic() - t0 < 30, {n: _last_role(a) for n, a in audits.items()}
             time.sleep(0.05)
@@ -121,7 +121,7 @@ def test_pg_outage_for_the_active_daemon_fails_over_once(tmp_path: Path, pg_sche
         for node, proc in procs.items():
             assert proc.poll() is None, f"{node} exited with {proc.returncode}"
         t0 = time.monotonic()
-        while not any(_count(a, "bringup.start") for a in audits.values()):
+        while not any(audit_actions(a).count("bringup.start") for a in audits.values()):
             assert time.monotonic() - t0 < 30, "the bring-up never ran"
             time.sleep(0.1)
         time.sleep(1.0)  # a second run, if there were one, would start meanwhile
@@ -138,7 +138,7 @@ def test_pg_outage_for_the_active_daemon_fails_over_once(tmp_path: Path, pg_sche
             fh.close()
 
     # the bring-up job ran once (it fails: no rig behind this profile; that is not the point)
-    assert sum(_count(a, "bringup.start") for a in audits.values()) == 1
+    assert sum(audit_actions(a).count("bringup.start") for a in audits.values()) == 1
     db = ScheduleDb(PG_URL, schema=pg_schema)
     try:
         runs = db.runs()
@@ -178,43 +178,12 @@ def _daemon(
 ) -> subprocess.Popen[bytes]:
     assert PG_URL is not None
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cli",
-            "--profile",
-            str(profile),
-            "--state-dir",
-            str(state),
-            "run",
-            "--database",
-            PG_URL,
-            "--database-schema",
-            schema,
-            "--node-id",
-            node,
-            "--leader-poll",
-            "0.5",
-        ],
+        daemon_argv(profile, state, *pair_args(PG_URL, schema, node)),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=stderr,
         env={**os.environ, "MCU_CONTROL_LATE_AFTER_S": "5"},
     )
-
-
-def _wait(audit: AuditLog, action: str, timeout: float) -> None:
-    t0 = time.monotonic()
-    while _count(audit, action) == 0:
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"{audit.path}: no {action} after {timeout} s")
-        time.sleep(0.05)
-
-
-def _count(audit: AuditLog, action: str) -> int:
-    if not audit.path.exists():
-        return 0
-    return [r["action"] for r in audit.records()].count(action)
 
 
 def _last_role(audit: AuditLog) -> str:
