@@ -179,7 +179,7 @@ async def _camera_health(site: Site, point: PointConfig, cam: CameraConfig) -> H
     """Health plus the camera's position, so a reconnect re-reads the full state."""
     camera = await site.camera(point, cam)
     h = await camera.health()
-    if h.state is HealthState.DOWN:
+    if h.state is HealthState.DOWN or "moving" in h.details:  # ONVIF's health carries it
         return h
     status = await camera.status()
     details: dict[str, str | int | float | bool | None] = dict(h.details)

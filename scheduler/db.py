@@ -265,7 +265,7 @@ class ScheduleDb:
 
     def claimed_runs(self) -> list[JobRun]:
         """Rows still `claimed`: jobs running now, or left behind by a daemon that died."""
-        return [r for r in self.runs() if r.status == "claimed"]
+        return self.runs(status="claimed")
 
     def take_over(self, run: JobRun, node: str, *, status: str, detail: str) -> bool:
         """Re-own a dead daemon's claimed row if its counter is still `run.beats`.
@@ -295,10 +295,13 @@ class ScheduleDb:
         with self.engine.connect() as conn:
             return {str(r[0]) for r in conn.execute(sa.select(self.runs_table.c.job_id))}
 
-    def runs(self) -> list[JobRun]:
+    def runs(self, *, status: str | None = None) -> list[JobRun]:
         t = self.runs_table
+        query = t.select().order_by(t.c.claimed_at)
+        if status is not None:
+            query = query.where(t.c.status == status)
         with self.engine.connect() as conn:
-            rows = conn.execute(t.select().order_by(t.c.claimed_at))
+            rows = conn.execute(query)
             return [
                 JobRun(
                     job_id=r.job_id,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -44,6 +45,9 @@ T = TypeVar("T")
 
 #: a clock further off than this is reported as degraded health (ONVIF tolerance ≈ 5 s)
 CLOCK_WARN_S = 5.0
+# health() re-reads the camera's clock this often, not at every read: clocks drift by seconds a
+# day, and GetSystemDateAndTime is a third of a health read's SOAP work (drills read it fresh)
+CLOCK_RECHECK_S = 300.0
 
 _FAULT_HINTS = {
     "NotAuthorized": "check the username and password in the profile; "
@@ -92,6 +96,7 @@ class OnvifCamera(PtzCamera):
         self._devicemgmt: Any = None
         self._ptz: Any = None
         self._clock_offset_s: float | None = None
+        self._clock_read: tuple[float, float] | None = None  # (monotonic time, offset) of clock()
         self._lock = asyncio.Lock()
 
     @property
@@ -118,14 +123,27 @@ class OnvifCamera(PtzCamera):
         self.state = ConnectionState.CLOSED
 
     async def health(self) -> Health:
-        reading = await self.clock()
-        await self.status()
-        if abs(reading.offset_s) > CLOCK_WARN_S:
+        """PTZ reachable (GetStatus, authenticated) and the clock offset; carries the position."""
+        if self._clock_read is None or time.monotonic() - self._clock_read[0] >= CLOCK_RECHECK_S:
+            await self.clock()
+        assert self._clock_read is not None
+        offset = self._clock_read[1]
+        status = await self.status()
+        details: dict[str, str | int | float | bool | None] = {
+            "clock_offset_s": round(offset, 1),
+            "moving": status.moving,
+        }
+        if status.position is not None:
+            details |= {
+                "pan": status.position.pan,
+                "tilt": status.position.tilt,
+                "zoom": status.position.zoom,
+            }
+        if abs(offset) > CLOCK_WARN_S:
             return Health.degraded(
-                f"camera clock is {reading.offset_s:+.0f} s off; enable NTP on the camera",
-                clock_offset_s=round(reading.offset_s, 1),
+                f"camera clock is {offset:+.0f} s off; enable NTP on the camera", **details
             )
-        return Health.ok("PTZ reachable", clock_offset_s=round(reading.offset_s, 1))
+        return Health.ok("PTZ reachable", **details)
 
     async def identify(self) -> DeviceInfo:
         await self.connect()
@@ -152,7 +170,9 @@ class OnvifCamera(PtzCamera):
             raise ProtocolError(
                 f"bad GetSystemDateAndTime reply: {exc}", device=self.name
             ) from None
-        return codec.clock_reading(device, sent, received)
+        reading = codec.clock_reading(device, sent, received)
+        self._clock_read = (time.monotonic(), reading.offset_s)
+        return reading
 
     async def presets(self) -> list[Preset]:
         await self.connect()

@@ -117,10 +117,19 @@ class OnvifCameraSim:
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
         self._next_token = 1
+        self._reached_at: str | None = None  # the Host the current request was sent to
 
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def xaddr_base(self) -> str:
+        """Where services are advertised: the address the client used, as most cameras do.
+
+        So a NAT or a fault proxy in front of the camera stays in the path of every call.
+        """
+        return f"http://{self._reached_at}" if self._reached_at else self.base_url
 
     def now(self) -> dt.datetime:
         """The camera's own (possibly wrong) UTC clock."""
@@ -148,6 +157,7 @@ class OnvifCameraSim:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
+        self._reached_at = request.headers.get("Host")  # ops below run without awaiting
         if self.faults.no_reply:
             await self._stopping.wait()
             return web.Response(status=503)
@@ -250,7 +260,7 @@ class OnvifCameraSim:
         ):
             out.append(
                 f"<tds:Service><tds:Namespace>{ns}</tds:Namespace>"
-                f"<tds:XAddr>{self.base_url}/onvif/{path}</tds:XAddr>"
+                f"<tds:XAddr>{self.xaddr_base}/onvif/{path}</tds:XAddr>"
                 f"<tds:Version><tt:Major>{major}</tt:Major><tt:Minor>{minor}</tt:Minor></tds:Version>"
                 "</tds:Service>"
             )
@@ -259,7 +269,7 @@ class OnvifCameraSim:
     def _op_GetCapabilities(  # noqa: N802 — named after the ONVIF operation
         self, _el: ET.Element
     ) -> tuple[str, str]:
-        b = self.base_url
+        b = self.xaddr_base
         return "tds", (
             "<tds:Capabilities>"
             f"<tt:Device><tt:XAddr>{b}/onvif/device_service</tt:XAddr></tt:Device>"

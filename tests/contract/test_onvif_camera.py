@@ -46,6 +46,35 @@ async def test_authenticates_across_clock_offsets_and_reports_them(offset_s: flo
         await sim.stop()
 
 
+async def test_health_reads_the_clock_every_few_minutes_and_the_ptz_every_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A supervisor's health read is one GetStatus; the clock is re-read every CLOCK_RECHECK_S."""
+    from drivers.onvif import driver
+
+    sim = await _started(clock_offset_s=7200.0)
+    cam = onvif_cam(sim)
+    try:
+        await cam.connect()
+        sim.calls.clear()
+        first = await cam.health()
+        assert sim.calls == ["GetSystemDateAndTime", "GetStatus"]
+        assert first.state is HealthState.DEGRADED  # two hours off: still reported
+        assert {"moving", "pan", "tilt", "zoom"} <= first.details.keys()
+        sim.calls.clear()
+        for _ in range(3):
+            again = await cam.health()
+        assert sim.calls == ["GetStatus"] * 3
+        assert again.details["clock_offset_s"] == first.details["clock_offset_s"]
+        monkeypatch.setattr(driver, "CLOCK_RECHECK_S", 0.0)
+        sim.calls.clear()
+        await cam.health()
+        assert sim.calls == ["GetSystemDateAndTime", "GetStatus"]
+    finally:
+        await cam.close()
+        await sim.stop()
+
+
 async def test_simulator_rejects_an_uncompensated_clock() -> None:
     """Proves the skew test above is real: without the offset, the same camera says NotAuthorized."""
     import zeep.exceptions
