@@ -164,7 +164,10 @@ class StateStore:
         return True
 
     def update_point(self, point_id: str, **changes: Any) -> bool:
-        return self.put_point(replace(self.points[point_id], **changes))
+        old = self.points[point_id]
+        if _same(old, changes):  # the call supervisor re-states every point every few seconds
+            return False
+        return self.put_point(replace(old, **changes))
 
     def put_device(self, state: DeviceState) -> bool:
         old = self.devices.get(state.id)
@@ -176,7 +179,10 @@ class StateStore:
         return True
 
     def update_device(self, device_id: str, **changes: Any) -> bool:
-        return self.put_device(replace(self.devices[device_id], checked_at=None, **changes))
+        old = self.devices[device_id]
+        if _same(old, changes):
+            return False
+        return self.put_device(replace(old, checked_at=None, **changes))
 
     def set_session(self, state: SessionState) -> bool:
         if state == self.session:
@@ -213,3 +219,8 @@ class StateStore:
             if q.full():
                 q.get_nowait()  # a stalled reader loses the oldest change, never blocks writers
             q.put_nowait(change)
+
+
+def _same(state: object, changes: dict[str, Any]) -> bool:
+    """True if applying `changes` to `state` would change nothing."""
+    return all(getattr(state, k) == v for k, v in changes.items())
