@@ -118,3 +118,36 @@ def test_next_and_human_table(tmp_path: Path) -> None:
     assert human.returncode == 0
     assert "2026-03-10" in human.stdout
     assert "T-2h" in human.stdout
+
+
+def test_runs_lists_the_ledger_newest_first_and_filters_by_status(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from scheduler.db import ScheduleDb
+
+    db = ScheduleDb(f"sqlite:///{tmp_path / 'scheduler.sqlite'}")
+    db.create()
+    key = "bi-thu-hang-quy@2026-12-10T08:00:00+07:00"
+    due = dt.datetime(2026, 12, 9, 1, tzinfo=dt.UTC)
+    assert db.claim(f"{key}#drill-1d", due, "pc-a")
+    db.finish(f"{key}#drill-1d", due, "done")
+    later = due + dt.timedelta(hours=23)
+    assert db.claim(f"{key}#drill-2h", later, "pc-a")
+    [row] = db.claimed_runs()
+    assert db.take_over(row, "pc-b", status="interrupted", detail="pc-a stopped while running it")
+    db.dispose()
+
+    rows = ok_json(tmp_path, "schedule", "runs")["runs"]
+    assert [(r["job_id"].split("#")[1], r["node"], r["status"]) for r in rows] == [
+        ("drill-2h", "pc-b", "interrupted"),
+        ("drill-1d", "pc-a", "done"),
+    ]
+    only = ok_json(tmp_path, "schedule", "runs", "--status", "interrupted")["runs"]
+    assert [r["detail"] for r in only] == ["pc-a stopped while running it"]
+    human = mcu(tmp_path, "schedule", "runs")
+    assert human.returncode == 0, human.stderr
+    assert "interrupted" in human.stdout
+    assert "2026-12-10 07:00" in human.stdout  # due times in the site's time zone
+    bad = mcu(tmp_path, "schedule", "runs", "--status", "lost")
+    assert bad.returncode == 3  # usage error
+    assert "--status must be one of" in bad.stderr

@@ -1,4 +1,4 @@
-"""`mcu-control schedule list|next|add|skip|move|remove|changes` — the session calendar."""
+"""`mcu-control schedule list|next|add|skip|move|remove|changes|runs` — the session calendar."""
 
 from __future__ import annotations
 
@@ -367,6 +367,65 @@ def _time(text: str) -> dt.time:
         return dt.time.fromisoformat(text)
     except ValueError:
         _usage(f"{text!r} is not a time; write HH:MM")
+
+
+RUN_STATUSES = ("claimed", "done", "failed", "missed", "interrupted")
+_STATUS_STYLE = {
+    "done": "green",
+    "claimed": "cyan",
+    "failed": "bold red",
+    "missed": "yellow",
+    "interrupted": "bold red",
+}
+
+
+@app.command("runs")
+def runs(
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="How many runs, newest first.")
+    ] = 20,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="Only runs with this status: " + ", ".join(RUN_STATUSES) + ".",
+            show_default=False,
+        ),
+    ] = None,
+    database: DbOpt = None,
+    schema: SchemaOpt = None,
+) -> None:
+    """The job ledger: which drills, bring-ups and teardowns ran, where, and how they ended."""
+    if status is not None and status not in RUN_STATUSES:
+        _usage(f"--status must be one of {', '.join(RUN_STATUSES)}, not {status!r}")
+    loaded = load()
+    rows = [r.to_dict() for r in reversed(_db(database, schema).runs(status=status))][:limit]
+    tz = loaded.profile.site.timezone
+
+    def local(iso: str | None) -> str:
+        if not iso:
+            return ""
+        from zoneinfo import ZoneInfo
+
+        return _short(dt.datetime.fromisoformat(iso).astimezone(ZoneInfo(tz)).isoformat())
+
+    def human() -> Any:
+        if not rows:
+            return "no job has run yet" + (f" with status {status}" if status else "")
+        t = table(f"Job runs ({tz}), newest first", "Due", "Job", "Node", "Status", "Detail")
+        for r in rows:
+            key, _, kind = r["job_id"].partition("#")
+            style = _STATUS_STYLE.get(r["status"], "")
+            t.add_row(
+                local(r["run_time"]),
+                f"{escape(kind)}\n[dim]{escape(key)}[/]",
+                escape(r["node"]),
+                f"[{style}]{r['status']}[/]" if style else r["status"],
+                escape(r["detail"]),
+            )
+        return t
+
+    emit({"timezone": tz, "runs": rows}, human)
 
 
 def _short(iso: str) -> str:
