@@ -258,17 +258,11 @@ class SessionScheduler:
     async def _take_over(self, row: JobRun, now: dt.datetime) -> bool:
         job = self._job_of(row)
         lost = f"{row.node} stopped while running it (no heartbeat for {self.stale_after_s:.0f} s)"
-        why_not = "the occurrence is no longer in the calendar" if job is None else ""
-        if job is not None:
-            why_not = _not_applicable(job, now)
-        status, detail = (
-            ("interrupted", f"{lost}; not run again: {why_not}")
-            if why_not
-            else (
-                "claimed",
-                f"run again by {self.node}: {lost}",
-            )
-        )
+        why_not = _not_applicable(job, now) if job else "the occurrence is no longer planned"
+        if why_not:
+            status, detail = "interrupted", f"{lost}; not run again: {why_not}"
+        else:
+            status, detail = "claimed", f"run again by {self.node}: {lost}"
         if not await asyncio.to_thread(
             self.db.take_over, row, self.node, status=status, detail=detail
         ):
