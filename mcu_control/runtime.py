@@ -14,9 +14,11 @@ from mcu_control.audit import AuditLog
 from mcu_control.bringup import bringup, teardown
 from mcu_control.drill import Drill
 from mcu_control.drillstore import DrillStore
+from mcu_control.results import DrillReport
 from mcu_control.site import Site
 from mcu_control.state import SessionPhase, SessionState, StateStore
 from mcu_control.supervisor import CallSupervisor, DeviceSupervisor, supervisors
+from scheduler.actions import JobInterrupted
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -51,17 +53,35 @@ class OrchestratorActions:
     def __init__(self, holder: SiteHolder, state_dir: Path) -> None:
         self.holder = holder
         self.drills = DrillStore(state_dir / "drills.sqlite")
+        self._drill: asyncio.Task[DrillReport] | None = None  # the drill running now
+        self._stop_reason = ""  # why this object cancelled it (empty: it did not)
 
     async def drill(self, occurrence: Occurrence, *, label: str) -> None:
         self._record("drill", occurrence, label)
         async with self.holder.lock:
             self._announce(occurrence)
-            report = await Drill(self.holder.site, label=label).run()
+            self._stop_reason = ""
+            self._drill = asyncio.create_task(Drill(self.holder.site, label=label).run())
+            try:
+                report = await self._drill
+            except asyncio.CancelledError:
+                me = asyncio.current_task()
+                if self._stop_reason and not (me is not None and me.cancelling()):
+                    raise JobInterrupted(f"stopped: {self._stop_reason}") from None
+                raise
+            finally:
+                self._drill = None
             self.drills.save(report)
             log.info("drill %s for %s: %s", label, occurrence.key, report.verdict.value.upper())
 
     async def bringup(self, occurrence: Occurrence) -> None:
         self._record("bringup", occurrence, "T-15m")
+        drill = self._drill
+        if drill is not None and not drill.done():
+            # the session comes first; the bring-up checks every link anyway
+            log.warning("the bring-up is due: stopping the drill still running")
+            self._stop_reason = "the bring-up was due (it checks every link itself)"
+            drill.cancel()
         async with self.holder.lock:
             self._announce(occurrence)
             report = await bringup(self.holder.site)

@@ -10,6 +10,13 @@ from scheduler.calendar import Occurrence
 log = logging.getLogger("mcu_control.scheduler")
 
 
+class JobInterrupted(Exception):  # noqa: N818 — a signal, not an error
+    """Raised by an action stopped on purpose before its end (a drill the bring-up pre-empts).
+
+    The ledger records the job `interrupted` with this message, not `failed`.
+    """
+
+
 class SessionActions(Protocol):
     """The orchestrator as the scheduler sees it."""
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from profiles.schema import SessionPlan
 from scheduler import runner
-from scheduler.actions import AuditSink, SessionActions
+from scheduler.actions import AuditSink, JobInterrupted, SessionActions
 from scheduler.calendar import Calendar, Occurrence
 from scheduler.clock import Clock
 from scheduler.db import JOBS_TABLE, JobRun, ScheduleDb
@@ -319,6 +319,16 @@ class SessionScheduler:
                 self.db.finish, job.job_id, job.run_at, "failed", "cancelled at shutdown"
             )
             raise
+        except JobInterrupted as exc:
+            await self.db.afinish(job.job_id, job.run_at, "interrupted", str(exc))
+            self._emit(
+                "job-interrupted",
+                job,
+                level=logging.WARNING,
+                message=f"{job.kind} {job.label}: {exc}",
+                rerun=False,
+            )
+            return
         except Exception as exc:
             log.exception("job %s failed", job.job_id)
             await self.db.afinish(job.job_id, job.run_at, "failed", f"{type(exc).__name__}: {exc}")

@@ -249,11 +249,16 @@ def test_failover_after_kill_9_runs_the_due_job_exactly_once(
     assert (runs["drill-1d"].node, runs["drill-1d"].status) == ("pc-a", "missed")
     drill = runs["drill-2h"]
     assert drill.node == "pc-b"
-    assert drill.status in {"done", "failed"}
+    # the re-run drill ends on its own, or is stopped when the bring-up falls due
+    assert drill.status in {"done", "failed", "interrupted"}
     assert "run again by pc-b: pc-a stopped while running it" in drill.detail
     assert runs["bringup"].node == "pc-b"
-    interrupted = [r for r in audit_b.records() if r["action"] == "scheduler.job-interrupted"]
-    assert [r["data"]["previous_node"] for r in interrupted] == ["pc-a"]
+    taken = [
+        r["data"]["previous_node"]
+        for r in audit_b.records()
+        if r["action"] == "scheduler.job-interrupted" and "previous_node" in r["data"]
+    ]
+    assert taken == ["pc-a"]
     acts_a = [r["action"] for r in audit_a.records()]
     acts_b = [r["action"] for r in audit_b.records()]
     assert acts_a.count("drill.start") == 1

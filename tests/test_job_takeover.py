@@ -11,7 +11,7 @@ import pytest
 from test_scheduler_service import TZ, session_at, wait_for
 
 from profiles.schema import SessionPlan
-from scheduler.actions import LoggingActions
+from scheduler.actions import JobInterrupted, LoggingActions
 from scheduler.calendar import Calendar, Occurrence
 from scheduler.clock import FakeClock
 from scheduler.db import ScheduleDb
@@ -197,3 +197,25 @@ async def test_a_job_left_running_by_a_step_down_keeps_beating(db: ScheduleDb) -
     assert row.beats >= 12
     assert job_id not in running
     assert len(actions.calls) == 1
+
+
+class PreemptedActions(LoggingActions):
+    async def drill(self, occurrence: Occurrence, *, label: str) -> None:
+        await super().drill(occurrence, label=label)
+        raise JobInterrupted("stopped: the bring-up was due")
+
+
+async def test_an_action_stopped_on_purpose_is_recorded_interrupted(db: ScheduleDb) -> None:
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    start = now + dt.timedelta(hours=1)
+    clock = FakeClock(now)
+    a = Node(db, start, clock, "pc-a", actions=PreemptedActions())
+    await a.sched.start()
+    occ = a.sched.calendar.upcoming(now)[0]
+    _, run_at = drill_2h(start)
+    await a.sched.execute("drill", "phien", occ.start.isoformat(), "T-2h", run_at.isoformat())
+    [row] = db.runs()
+    assert (row.status, row.detail) == ("interrupted", "stopped: the bring-up was due")
+    assert "job-interrupted" in a.kinds()
+    assert "job-failed" not in a.kinds()
+    await a.sched.stop()
