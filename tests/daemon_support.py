@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from mcu_control.audit import AuditLog
 
@@ -52,3 +56,16 @@ def wait_audit(audit: AuditLog, action: str, timeout: float = 15.0, count: int =
             raise AssertionError(f"{audit.path}: no {action} after {timeout} s")
         time.sleep(0.05)
     return time.monotonic() - t0
+
+
+def stop_daemons(procs: Iterable[subprocess.Popen[Any] | None]) -> None:
+    """SIGTERM each daemon still running; SIGKILL one that is not gone within 10 s."""
+    for proc in procs:
+        if proc is None or proc.poll() is not None:
+            continue
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from daemon_support import ROOT, daemon_argv, pair_args, wait_audit
+from daemon_support import ROOT, daemon_argv, pair_args, stop_daemons, wait_audit
 
 from mcu_control.audit import AuditLog
 from profiles.loader import SHIPPED_SITES
@@ -228,14 +228,7 @@ def test_failover_after_kill_9_runs_the_due_job_exactly_once(
             wait_audit(audit_b, "drill.start", 10)
             wait_audit(audit_b, "bringup.start", 30)
         finally:
-            for proc in (a, b):
-                if proc is not None and proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-                    try:
-                        proc.wait(timeout=10)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+            stop_daemons((a, b))
 
     db = ScheduleDb(PG_URL, schema=pg_schema)
     try:

@@ -79,14 +79,21 @@ def drill_2h(start: dt.datetime) -> tuple[str, dt.datetime]:
     return f"{occ.key}#drill-2h", occ.start - dt.timedelta(hours=2)
 
 
+def left_by_dead_daemon(
+    db: ScheduleDb, *, starts_in: dt.timedelta
+) -> tuple[dt.datetime, str, FakeClock]:
+    """pc-a claimed the session's T−2h drill, then was killed: its row stays `claimed`."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    start = now + starts_in
+    job_id, run_at = drill_2h(start)
+    assert db.claim(job_id, run_at, "pc-a")
+    return start, job_id, FakeClock(now)
+
+
 async def test_a_job_left_by_a_killed_daemon_is_run_again_after_its_heartbeat_stops(
     db: ScheduleDb,
 ) -> None:
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    start = now + dt.timedelta(hours=1)
-    job_id, run_at = drill_2h(start)
-    assert db.claim(job_id, run_at, "pc-a")  # pc-a claimed the drill, then was killed
-    clock = FakeClock(now)
+    start, job_id, clock = left_by_dead_daemon(db, starts_in=dt.timedelta(hours=1))
     b = Node(db, start, clock, "pc-b")
     assert await b.sched.sweep() == []  # first sight: nothing known yet
     clock.advance(STALE_S - 1)
@@ -109,14 +116,10 @@ async def test_a_job_left_by_a_killed_daemon_is_run_again_after_its_heartbeat_st
 
 async def test_a_beating_job_is_never_taken_over(db: ScheduleDb) -> None:
     """pc-a is alive and still running the drill: pc-b must leave it alone, however long."""
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    start = now + dt.timedelta(hours=1)
-    job_id, run_at = drill_2h(start)
-    assert db.claim(job_id, run_at, "pc-a")
-    clock = FakeClock(now)
+    start, job_id, clock = left_by_dead_daemon(db, starts_in=dt.timedelta(hours=1))
     b = Node(db, start, clock, "pc-b")
     for _ in range(30):  # five minutes of sweeps, a beat every 10 s
-        db.beat([(job_id, run_at)])
+        db.beat([(job_id, drill_2h(start)[1])])
         assert await b.sched.sweep() == []
         clock.advance(10)
     assert b.actions.calls == []
@@ -131,11 +134,9 @@ async def test_a_beating_job_is_never_taken_over(db: ScheduleDb) -> None:
 async def test_a_drill_interrupted_before_the_session_started_is_closed_not_rerun(
     db: ScheduleDb,
 ) -> None:
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    start = now - dt.timedelta(minutes=5)  # the session is on; a drill now would disturb it
-    job_id, run_at = drill_2h(start)
-    assert db.claim(job_id, run_at, "pc-a")
-    clock = FakeClock(now)
+    start, job_id, clock = left_by_dead_daemon(
+        db, starts_in=-dt.timedelta(minutes=5)
+    )  # the session is on; a drill now would disturb it
     b = Node(db, start, clock, "pc-b")
     await b.sched.sweep()
     clock.advance(STALE_S)
@@ -150,11 +151,7 @@ async def test_a_drill_interrupted_before_the_session_started_is_closed_not_reru
 
 async def test_two_active_daemons_take_over_a_dead_job_once(db: ScheduleDb) -> None:
     """Split brain: both sweep the same dead row at the same moment; one runs it."""
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    start = now + dt.timedelta(hours=1)
-    job_id, run_at = drill_2h(start)
-    assert db.claim(job_id, run_at, "pc-a")
-    clock = FakeClock(now)
+    start, _, clock = left_by_dead_daemon(db, starts_in=dt.timedelta(hours=1))
     nodes = [Node(db, start, clock, name) for name in ("pc-b", "pc-c")]
     await asyncio.gather(*(n.sched.sweep() for n in nodes))
     clock.advance(STALE_S)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import signal
 import subprocess
 import time
 import uuid
@@ -21,7 +20,7 @@ from typing import IO, Any
 
 import pytest
 import yaml
-from daemon_support import ROOT, audit_actions, daemon_argv, pair_args
+from daemon_support import ROOT, audit_actions, daemon_argv, pair_args, stop_daemons
 
 from mcu_control.audit import AuditLog
 from profiles.loader import SHIPPED_SITES
@@ -126,14 +125,7 @@ def test_pg_outage_for_the_active_daemon_fails_over_once(tmp_path: Path, pg_sche
             time.sleep(0.1)
         time.sleep(1.0)  # a second run, if there were one, would start meanwhile
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        stop_daemons(procs.values())
         for fh in logs.values():
             fh.close()
 
