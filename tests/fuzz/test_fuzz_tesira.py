@@ -140,4 +140,12 @@ def test_telnet_stripping_is_independent_of_chunking(pieces: list[bytes], cuts: 
     assert whole == expected
     refusals = [answer[i : i + 3] for i in range(0, len(answer), 3)]
     assert all(r[:2] in (bytes([IAC, WONT]), bytes([IAC, DONT])) for r in refusals)
-    assert len(refusals) == sum(1 for p in pieces if len(p) == 3 and p[1] in (DO, WILL))
+    # a DO/WILL is an IAC-led 3-byte piece; plain data may hold those byte values too
+    offers = sum(1 for p in pieces if len(p) == 3 and p[0] == IAC and p[1] in (DO, WILL))
+    assert len(refusals) == offers
+
+
+def test_data_bytes_that_look_like_an_offer_are_not_refused() -> None:
+    """Found by the 100 000-input run (an oracle bug): 0xFB in data is not a WILL."""
+    payload, answer = TelnetFilter().feed(b"\x00\xfb\x00")
+    assert (payload, answer) == (b"\x00\xfb\x00", b"")
