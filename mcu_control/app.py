@@ -113,7 +113,8 @@ class FeedComponent:
             await self.feed.reload(loaded)
 
 
-# ~1 % of one core at ~1.2 ms of CPU per read; a 9-point site (~40 devices every 15 s) needs 3
+# reads cost ~2 ms of CPU each (docs/performance.md); a 9-point site (~40 devices every 15 s)
+# needs ~3 a second, so the cap only binds on sites of more than ~25 points
 DEFAULT_HEALTH_READS_PER_S = 8.0
 
 

@@ -74,7 +74,7 @@ def command(
             help="Cap on health reads per second across the site; a large site reads each "
             "device less often than --poll-interval instead of saturating the daemon.",
         ),
-    ] = 8.0,
+    ] = 8.0,  # mcu_control.app.DEFAULT_HEALTH_READS_PER_S; not imported: CLI start-up stays light
 ) -> None:
     """Run the daemon: plan and run drills, bring-up and teardown; SIGHUP reloads the profile."""
     import asyncio
