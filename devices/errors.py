@@ -8,7 +8,16 @@ from __future__ import annotations
 
 
 class McuControlError(Exception):
-    """Root of every error mcu-control raises on purpose."""
+    """Root of every error mcu-control raises on purpose.
+
+    `kind` is the error's meaning in one stable word (used in `--json`, MQTT replies and
+    reports); `retryable` says whether trying the same request again may succeed. Vendor
+    numbers stay in `DeviceError.code`, for display only: nothing above `drivers/` compares
+    them.
+    """
+
+    kind = "error"
+    retryable = False
 
     def __init__(self, message: str, *, device: str | None = None, hint: str | None = None) -> None:
         super().__init__(message)
@@ -26,6 +35,7 @@ class McuControlError(Exception):
         """Stable machine form for `--json`, MQTT replies and reports."""
         return {
             "error": type(self).__name__,
+            "kind": self.kind,
             "device": self.device,
             "message": self.message,
             "hint": self.hint,
@@ -35,9 +45,19 @@ class McuControlError(Exception):
 class TransportError(McuControlError):
     """The link to the device failed: refused, reset, closed, serial port gone."""
 
+    kind = "transport"
+    retryable = True
+
 
 class DeviceTimeoutError(McuControlError, TimeoutError):
-    """The device did not answer within its deadline."""
+    """The device did not answer within its deadline.
+
+    `may_have_applied` is true when the request left us before the deadline: the device may
+    still carry it out when it wakes, so the message must tell the technician to check.
+    """
+
+    kind = "timeout"
+    retryable = True
 
     def __init__(
         self,
@@ -46,17 +66,27 @@ class DeviceTimeoutError(McuControlError, TimeoutError):
         device: str | None = None,
         hint: str | None = None,
         timeout_s: float | None = None,
+        may_have_applied: bool = False,
     ) -> None:
         super().__init__(message, device=device, hint=hint)
         self.timeout_s = timeout_s
+        self.may_have_applied = may_have_applied
 
 
 class ProtocolError(McuControlError):
     """The device answered something the protocol does not allow (garbage, malformed XML)."""
 
+    kind = "protocol"
+
 
 class DeviceError(McuControlError):
-    """The device understood the request and refused it; `code` is the vendor's own code."""
+    """The device understood the request and refused it; `code` is the vendor's own code.
+
+    Drivers raise the subclass that says what the refusal means (mapped in each codec from
+    the vendor's table); a plain `DeviceError` is a refusal of no known meaning.
+    """
+
+    kind = "device"
 
     def __init__(
         self,
@@ -82,9 +112,44 @@ class DeviceError(McuControlError):
 class AuthenticationError(DeviceError):
     """The device rejected our credentials (or our clock, for WS-Security)."""
 
+    kind = "authentication"
+
+
+class NotFoundError(DeviceError):
+    """The object named in the request (conference, participant, preset, OID) does not exist."""
+
+    kind = "not-found"
+
+
+class AlreadyExistsError(DeviceError):
+    """The object the request would create exists already (e.g. a conference of that name)."""
+
+    kind = "already-exists"
+
+
+class InvalidParameterError(DeviceError):
+    """A permanent refusal of a parameter (bad value, name too long): retrying cannot help."""
+
+    kind = "invalid-parameter"
+
+
+class NotAllowedNowError(DeviceError):
+    """The device refuses the request in its present state (e.g. recording not enabled)."""
+
+    kind = "not-allowed"
+
+
+class DeviceBusyError(DeviceError):
+    """A passing refusal (busy, buffer full, expired session): the same request may succeed."""
+
+    kind = "busy"
+    retryable = True
+
 
 class NotSupportedError(McuControlError):
     """The device or its driver does not offer this capability."""
+
+    kind = "not-supported"
 
 
 NotSupported = NotSupportedError
@@ -92,6 +157,8 @@ NotSupported = NotSupportedError
 
 class ConfigError(McuControlError):
     """A profile, model, secret reference or command-line value is invalid."""
+
+    kind = "config"
 
     def __init__(
         self,
