@@ -5,15 +5,36 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Exact versions, with hashes, of everything the tests and the demo use: a fresh clone installs
+# what CI tested. `make lock` refreshes them; `make test-latest` tries the newest releases.
+LOCK   := requirements/dev.lock
+PIP    := 26.3
+UV_COMPILE = $(BIN)/uv pip compile --python-version 3.11 --generate-hashes --upgrade --quiet
 
-.PHONY: demo test lint typecheck unit fuzz bench clean
+.PHONY: demo test lint typecheck unit fuzz bench clean lock test-latest
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ required"; exit 3; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q 'pip==$(PIP)'
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Re-resolve both lock files to the newest releases pyproject.toml allows (needs the network).
+lock: $(STAMP)
+	$(UV_COMPILE) pyproject.toml requirements/build.in --extra dev --extra sim --extra postgres -o requirements/dev.lock
+	$(UV_COMPILE) pyproject.toml --extra sim --extra postgres -o requirements/runtime.lock
+
+# The suite against the newest releases (not the lock): drift shows here before it bites.
+test-latest:
+	rm -rf .venv-latest
+	$(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/pip install -q --upgrade pip
+	.venv-latest/bin/pip install -q --upgrade --upgrade-strategy eager -e '.[dev,sim,postgres]'
+	.venv-latest/bin/pip list --format=freeze > .venv-latest/versions.txt
+	touch .venv-latest/.installed
+	$(MAKE) test VENV=.venv-latest
 
 # The main job: the simulated 9-point Bắc Ninh rig, a drill, a bring-up, then live status
 # (Ctrl-C tears down). DEMO_ARGS=--once exits after the bring-up with its exit code.
@@ -46,4 +67,4 @@ fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -m fuzz tests
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-latest .mypy_cache .ruff_cache .pytest_cache

@@ -24,6 +24,7 @@ class FeedOptions:
     url: str | None = None  # --mqtt-url; else env, else the profile's; else an embedded broker
     embedded: bool = True  # start an embedded broker when no URL is known
     embedded_port: int = 0
+    embedded_bind: str | None = None  # --mqtt-bind; else the profile's mqtt.embedded_bind
 
 
 class EmbeddedBrokerComponent:
@@ -32,14 +33,14 @@ class EmbeddedBrokerComponent:
     name = "embedded-broker"
     active_only = True
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         from mcu_control.mqtt.embedded import EmbeddedBroker
 
-        self.broker = EmbeddedBroker(port=port)
+        self.broker = EmbeddedBroker(host=host, port=port)
         self.started = asyncio.Event()  # set once the broker listens (its port is then final)
 
     async def start(self) -> None:
-        if self.broker.port and not port_free(self.broker.port):
+        if self.broker.port and not port_free(self.broker.port, self.broker.host):
             log.warning(
                 "port %d is taken (a system broker?): the embedded broker takes a free port",
                 self.broker.port,
@@ -47,7 +48,7 @@ class EmbeddedBrokerComponent:
             self.broker.port = 0
         await self.broker.start()
         self.started.set()
-        log.warning("no MQTT broker configured: embedded broker on %s", self.broker.url)
+        log.info("no MQTT broker configured: embedded broker on %s", self.broker.url)
 
     async def stop(self) -> None:
         await self.broker.stop()
@@ -101,6 +102,7 @@ class FeedComponent:
             audit=self.audit,
             commands=self.commands,
             protocol=protocol,
+            commands_refused=EMBEDDED_REFUSAL if self.broker is not None else None,
         )
         await self.feed.start()
 
@@ -111,6 +113,12 @@ class FeedComponent:
     async def reload(self, loaded: LoadedProfile) -> None:
         if self.feed is not None:
             await self.feed.reload(loaded)
+
+
+EMBEDDED_REFUSAL = (
+    "MQTT commands are refused on the embedded broker: it has no authentication, so anyone "
+    "who can reach it could drive the site; set mqtt.url to a broker with accounts and ACLs"
+)
 
 
 # reads cost ~2 ms of CPU each (docs/performance.md); a 9-point site (~40 devices every 15 s)
@@ -157,7 +165,8 @@ def build_daemon(
         if not opts.embedded:
             log.warning("no MQTT broker configured and the embedded one is off: no status feed")
             return daemon
-        broker = EmbeddedBrokerComponent(opts.embedded_port)
+        bind = opts.embedded_bind or str(loaded.profile.mqtt.embedded_bind)
+        broker = EmbeddedBrokerComponent(opts.embedded_port, bind)
         daemon.add_component(broker)
     daemon.add_component(FeedComponent(holder, url, audit, command_router(holder, daemon), broker))
     return daemon

@@ -244,12 +244,60 @@ def _config_error(path: Path, problems: list[ConfigProblem]) -> ConfigError:
 def _problem_from_error(err: Any, root: yaml.Node | None, path: Path) -> ConfigProblem:
     loc = tuple(err.get("loc", ()))
     dotted, line = _walk(root, loc)
-    message = str(err.get("msg", "invalid value"))
+    message = _in_words(err) or str(err.get("msg", "invalid value"))
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
-    if err.get("type") == "extra_forbidden":
-        message = "unknown key (check the spelling; see docs/profiles.md)"
     return ConfigProblem(dotted, message, file=str(path), line=line)
+
+
+#: the forms a technician knows by name, keyed by the schema's regular expression
+_PATTERN_WORDS = {
+    r"^[a-z0-9][a-z0-9_-]{0,47}$": (
+        "an id is lowercase letters (no diacritics), digits, '-' and '_', starting with a "
+        "letter or digit, up to 48 characters"
+    ),
+    r"^[A-Za-z0-9.\-:\[\]]+$": "a host is an IP address or a DNS name",
+    r"^[0-9]{1,31}$": "digits only, up to 31",
+    r"^[NEOMS]$": "one of N, E, O, M, S",
+    r"^[A-Za-z_][A-Za-z0-9_]*$": "an environment variable name (letters, digits, '_')",
+}
+
+
+def _in_words(err: Any) -> str | None:
+    """The product's own sentence for a pydantic error type (not the library's wording)."""
+    kind = err.get("type")
+    ctx = err.get("ctx") or {}
+    given = err.get("input")
+    words: dict[str, str] = {
+        "extra_forbidden": "unknown key (check the spelling; see docs/profiles.md)",
+        "missing": "is required but missing",
+        "int_parsing": f"must be a whole number, not {given!r}",
+        "int_type": f"must be a whole number, not {given!r}",
+        "int_from_float": f"must be a whole number, not {given!r}",
+        "float_parsing": f"must be a number, not {given!r}",
+        "float_type": f"must be a number, not {given!r}",
+        "bool_parsing": f"must be true or false, not {given!r}",
+        "string_type": f"must be text, not {given!r}",
+        "less_than_equal": f"must be at most {ctx.get('le')}, not {given!r}",
+        "less_than": f"must be less than {ctx.get('lt')}, not {given!r}",
+        "greater_than_equal": f"must be at least {ctx.get('ge')}, not {given!r}",
+        "greater_than": f"must be more than {ctx.get('gt')}, not {given!r}",
+        "too_short": f"needs at least {ctx.get('min_length')} item(s)",
+        "too_long": f"takes at most {ctx.get('max_length')} item(s)",
+        "string_too_short": f"needs at least {ctx.get('min_length')} character(s)",
+        "string_too_long": f"takes at most {ctx.get('max_length')} characters",
+        "union_tag_invalid": (
+            f"unknown kind {ctx.get('tag')!r}; use one of {ctx.get('expected_tags')}"
+        ),
+        "literal_error": f"must be one of {ctx.get('expected')}, not {given!r}",
+        "enum": f"must be one of {ctx.get('expected')}, not {given!r}",
+    }
+    if kind == "string_pattern_mismatch":
+        form = _PATTERN_WORDS.get(str(ctx.get("pattern")))
+        return (
+            f"{given!r} is not valid: {form}" if form else f"{given!r} is not of the expected form"
+        )
+    return words.get(str(kind))
 
 
 def _walk(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[str, int | None]:

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    IPvAnyAddress,
+    field_validator,
+    model_validator,
+)
 
 from profiles.camera import CameraConfig
 from profiles.codec import CodecConfig
@@ -194,6 +202,9 @@ class MqttCommands(Strict):
 
 class MqttConfig(Strict):
     url: str | None = None  # None: the daemon embeds a demo broker / runs without a feed
+    # address the embedded broker binds when `url` is None; it has no authentication, so
+    # anything but loopback exposes the feed to the LAN (commands stay refused there)
+    embedded_bind: IPvAnyAddress = IPv4Address("127.0.0.1")
     prefix: str | None = Field(
         default=None, pattern=r"^[^#+$/][^#+]*$"
     )  # default mcu-control/<site id>

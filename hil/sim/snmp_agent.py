@@ -151,8 +151,7 @@ class SnmpAgent:
                 f"--v3-priv-key={self.priv_key}",
                 f"--v3-priv-proto={self.priv_protocol}",
             ]
-        exe = Path(sys.executable).parent / "snmpsim-command-responder"
-        command = str(exe) if exe.exists() else "snmpsim-command-responder"
+        command = require_snmpsim()
         env = {**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}
         return subprocess.Popen(
             [command, *args],
@@ -174,6 +173,28 @@ class SnmpAgent:
         raise RuntimeError(
             f"snmpsim did not answer on {host}:{port} within {self.start_timeout_s} s"
         )
+
+
+SIM_EXTRA = "pip install 'mcu-control[sim]'"
+
+
+def require_snmpsim() -> str:
+    """The snmpsim command to run; ConfigError (exit 3) naming the extra when it is missing."""
+    import importlib.util
+    import shutil
+
+    from devices.errors import ConfigError
+
+    missing = [m for m in ("snmpsim", "pysmi", "cryptography") if importlib.util.find_spec(m) is None]
+    exe = Path(sys.executable).parent / "snmpsim-command-responder"
+    command = str(exe) if exe.exists() else shutil.which("snmpsim-command-responder")
+    if missing or command is None:
+        what = ", ".join(missing) if missing else "the snmpsim-command-responder program"
+        raise ConfigError(
+            f"the simulated rig needs {what} (its SNMP agents are snmpsim processes)",
+            hint=f"install the simulator extra: {SIM_EXTRA}",
+        )
+    return command
 
 
 def _answers(host: str, port: int, community: str) -> bool:

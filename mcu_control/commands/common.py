@@ -77,8 +77,9 @@ def fail_config(exc: Any) -> NoReturn:
             {"ok": False, "error": exc.message, "problems": [p.to_dict() for p in exc.problems]}
         )
     else:
+        label = "profile error" if exc.problems else "error"  # problems are located in a file
         err_console().print(
-            f"[bold red]profile error:[/] {escape(exc.message if not exc.problems else '')}"
+            f"[bold red]{label}:[/] {escape(exc.message if not exc.problems else '')}"
         )
         for p in exc.problems:
             err_console().print(f"  {escape(str(p))}")

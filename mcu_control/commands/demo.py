@@ -16,7 +16,7 @@ from mcu_control.commands.common import (
     run,
     table,
 )
-from mcu_control.commands.sim import ScenarioOpt, ensure_demo_secret, rig_profile_path
+from mcu_control.commands.sim import ScenarioOpt, prepare_rig, rig_profile_path
 
 if TYPE_CHECKING:
     from mcu_control.results import BringupReport, DrillReport
@@ -46,7 +46,7 @@ def command(
     from mcu_control.paths import audit_path, state_dir
     from mcu_control.site import Site
 
-    ensure_demo_secret()
+    prepare_rig()
     loaded = load(rig_profile_path())
     scen = run(lambda: _value(load_scenario(scenario)))
     say = err_console().print if not OPTIONS.quiet else (lambda *a, **k: None)

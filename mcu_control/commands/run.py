@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mcu_control.commands.common import OPTIONS, load
+from mcu_control.commands.common import OPTIONS, device_errors, load
 
 
 def command(
@@ -53,6 +53,16 @@ def command(
             "--mqtt-port", min=0, max=65535, help="Port of the embedded broker (0: any free)."
         ),
     ] = 1883,
+    mqtt_bind: Annotated[
+        str | None,
+        typer.Option(
+            "--mqtt-bind",
+            help="Address the embedded broker listens on (default: the profile's "
+            "mqtt.embedded_bind, 127.0.0.1). It has no authentication: MQTT commands are "
+            "refused on it.",
+            show_default=False,
+        ),
+    ] = None,
     no_embedded_broker: Annotated[
         bool,
         typer.Option(
@@ -88,6 +98,8 @@ def command(
     if OPTIONS.verbose == 0:
         logging.getLogger("mcu_control").setLevel(logging.INFO)
     loaded = load()
+    with device_errors():
+        bind = _bind_address(mqtt_bind)
     config = DaemonConfig(
         database_url=database_url(database),
         database_schema=database_schema(schema),
@@ -105,8 +117,30 @@ def command(
         loaded,
         state_dir=state_dir(),
         config=config,
-        feed=FeedOptions(url=mqtt_url, embedded=not no_embedded_broker, embedded_port=mqtt_port),
+        feed=FeedOptions(
+            url=mqtt_url,
+            embedded=not no_embedded_broker,
+            embedded_port=mqtt_port,
+            embedded_bind=bind,
+        ),
         supervise_interval_s=poll_interval,
         health_reads_per_s=health_reads,
     )
     asyncio.run(daemon.run())
+
+
+def _bind_address(value: str | None) -> str | None:
+    """`--mqtt-bind` as an IP address; a user mistake is a ConfigError (exit 3)."""
+    if value is None:
+        return None
+    import ipaddress
+
+    from devices.errors import ConfigError
+
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise ConfigError(
+            f"--mqtt-bind {value!r} is not an IP address",
+            hint="give an address of this PC, e.g. 127.0.0.1 (the default) or 0.0.0.0 for all",
+        ) from None

@@ -10,6 +10,7 @@ import typer
 
 from mcu_control.commands.common import (
     OPTIONS,
+    device_errors,
     emit,
     err_console,
     group,
@@ -42,6 +43,15 @@ def ensure_demo_secret() -> None:
     os.environ.setdefault(DEMO_SECRET_ENV, DEMO_SECRET_DEFAULT)
 
 
+def prepare_rig() -> None:
+    """What every rig command needs before it starts: the simulator extra and the demo secret."""
+    from hil.sim.snmp_agent import require_snmpsim
+
+    with device_errors():
+        require_snmpsim()
+    ensure_demo_secret()
+
+
 @app.command()
 def up(scenario: ScenarioOpt = None) -> None:
     """Start every simulator the profile names, print where each listens, run until stopped."""
@@ -50,7 +60,7 @@ def up(scenario: ScenarioOpt = None) -> None:
     from hil.rig import Rig
     from hil.scenario import load_scenario
 
-    ensure_demo_secret()
+    prepare_rig()
     loaded = load(rig_profile_path())
     scen = run(lambda: _async(load_scenario, scenario))
 

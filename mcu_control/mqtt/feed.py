@@ -80,8 +80,14 @@ class MqttFeed:
         commands: CommandRouter | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         protocol: Literal["5", "3.1.1"] | None = None,
+        commands_refused: str | None = None,
     ) -> None:
-        """`url` overrides the profile (see resolve_url); `protocol` forces one (embedded broker)."""
+        """`url` overrides the profile (see resolve_url); `protocol` forces one (embedded broker).
+
+        `commands_refused` (a reason) answers every command with `not-allowed` and that reason,
+        whatever the profile enables: the embedded broker has no authentication.
+        """
+        self._commands_refused = commands_refused
         self._store = store
         self._audit = audit
         self._router: CommandRouter = commands or {}
@@ -124,6 +130,8 @@ class MqttFeed:
         self._spawn(self._consume(), "mqtt-consume")
         self._spawn(self._heartbeat(), "mqtt-heartbeat")
         log.info("MQTT feed connecting to %s (MQTT %s)", self._conn.url, self._conn.protocol)
+        if self._commands_refused and self._commands_enabled:
+            log.error("mqtt.commands.enabled is ignored: %s", self._commands_refused)
         self._client.connect_async(
             self._conn.url.host,
             self._conn.url.port,
@@ -339,7 +347,7 @@ class MqttFeed:
                 self._announce_ha()
             return
         action = self._topics.action_of(topic)
-        if action is None or not self._commands_enabled:
+        if action is None or not (self._commands_enabled or self._commands_refused):
             return
         task = asyncio.get_running_loop().create_task(
             self._run_command(action, payload, response_topic, correlation),
@@ -386,7 +394,7 @@ class MqttFeed:
 
     def _subscribe_all(self) -> None:
         assert self._client is not None
-        if self._commands_enabled:
+        if self._commands_enabled or self._commands_refused:
             self._client.subscribe(self._topics.commands, qos=1)
         if self._ha:
             self._client.subscribe(HA_STATUS_TOPIC, qos=1)
@@ -489,7 +497,10 @@ class MqttFeed:
         try:
             request = parse_request(payload)
             request_id, params = request.id, request.params
-            if action not in self._allowed:
+            if self._commands_refused is not None:
+                log.warning("MQTT command %r refused: %s", action, self._commands_refused)
+                reply = error_reply(request_id, "not-allowed", self._commands_refused)
+            elif action not in self._allowed:
                 reply = error_reply(
                     request_id, "not-allowed", f"action {action!r} is not on mqtt.commands.allow"
                 )

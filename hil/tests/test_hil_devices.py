@@ -1,4 +1,4 @@
-"""Device checks that hold for every real device and every simulator (see hil/conftest.py)."""
+"""Device checks that hold for every real device and every simulator (see hil/tests/conftest.py)."""
 
 from __future__ import annotations
 
