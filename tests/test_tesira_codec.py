@@ -1,4 +1,4 @@
-"""TTP codec: reply lines from protocols.md §6.1 → typed values; commands → bytes; Telnet refusals."""
+"""TTP codec: reply lines from docs/protocols/tesira.md §5 → typed values; commands → bytes; Telnet refusals."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""VISCA codec against byte vectors from protocols.md §4."""
+"""VISCA codec against byte vectors from docs/protocols/visca.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sans-IO codec for the Cisco/Codian MCU Remote Management API (XML-RPC, protocols.md §1).
+"""Sans-IO codec for the Cisco/Codian MCU Remote Management API (XML-RPC, docs/protocols/codian.md).
 
 Pure functions: typed values -> request bytes, response bytes -> structs -> typed results.
 Faults map onto the error tree with the vendor's code kept.
@@ -32,7 +32,7 @@ from devices.interfaces import (
 
 Struct = dict[str, Any]
 
-#: faultString per code (protocols.md §1.7), used when a device sends an empty string
+#: faultString per code (docs/protocols/codian.md §7), used when a device sends an empty string
 FAULTS: dict[int, str] = {
     1: "method not supported",
     2: "duplicate conference name",
@@ -70,7 +70,7 @@ _HINTS: dict[int, str] = {
 
 CALL_STATES: dict[str, CallState] = {s.value: s for s in CallState}
 
-#: disconnectReason values in their documented spelling; matched case-insensitively (§1.6)
+#: disconnectReason values in their documented spelling; matched case-insensitively (docs/protocols/codian.md §6.14)
 DISCONNECT_REASONS: tuple[str, ...] = (
     "authenticationFailed",
     "busy",
@@ -105,7 +105,7 @@ _HIGH_LOAD_PCT = 90
 
 
 def encode_call(method: str, params: Struct, *, user: str, password: str) -> bytes:
-    """One methodCall whose single param is a struct, credentials added as members (§1.1–1.2)."""
+    """One methodCall whose single param is a struct, credentials added as members (docs/protocols/codian.md §1–§2)."""
     struct = dict(params)
     struct["authenticationUser"] = user
     struct["authenticationPassword"] = password
@@ -136,7 +136,8 @@ def decode_response(body: bytes, *, device: str, method: str) -> Struct:
         ) from None
     if len(params) != 1 or not isinstance(params[0], dict):
         raise ProtocolError(
-            f"answer to {method} is not a single struct (§1.1 requires one)", device=device
+            f"answer to {method} is not a single struct (the API always answers one struct)",
+            device=device,
         )
     result: Struct = params[0]
     return result
@@ -191,7 +192,7 @@ def participant_add_params(conference: str, spec: ParticipantSpec) -> Struct:
 
 
 def participant_id(conference: str, name: str, protocol: CallProtocol) -> Struct:
-    """The identification members every participant.* call takes (§1.4)."""
+    """The identification members every participant.* call takes (docs/protocols/codian.md §4)."""
     return {
         "conferenceName": conference,
         "participantName": name,
@@ -203,7 +204,7 @@ def participant_id(conference: str, name: str, protocol: CallProtocol) -> Struct
 def enumerate_params(
     *, enumerate_id: str | None = None, last_revision: int | None = None, **extra: Any
 ) -> Struct:
-    """Inputs of a *.enumerate page (§1.5)."""
+    """Inputs of a *.enumerate page (docs/protocols/codian.md §5)."""
     params: Struct = dict(extra)
     if enumerate_id is not None:
         params["enumerateID"] = enumerate_id

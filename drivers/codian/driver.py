@@ -1,4 +1,4 @@
-"""`Mcu` driver for the Cisco/Codian MCU XML-RPC API (protocols.md §1)."""
+"""`Mcu` driver for the Cisco/Codian MCU XML-RPC API (docs/protocols/codian.md)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from devices.secrets import Secret
 from drivers.codian import codec
 from drivers.http import HttpTransport
 
-#: every call is an HTTP(S) POST of XML-RPC to this path (protocols.md §1.1)
+#: every call is an HTTP(S) POST of XML-RPC to this path (docs/protocols/codian.md §1)
 RPC_PATH = "/RPC2"
 #: guards against a device that hands out enumerateIDs forever
 _MAX_PAGES = 1000
@@ -189,7 +189,7 @@ class CodianMcu(Mcu):
     async def _enumerate(
         self, method: str, key: str, last_revision: int | None, **extra: Any
     ) -> tuple[list[dict[str, Any]], int | None]:
-        """Every entry over all pages, and the device's currentRevision (§1.5)."""
+        """Every entry over all pages, and the device's currentRevision (docs/protocols/codian.md §5)."""
         if method == "conference.enumerate" and self._more_than_four:
             extra["moreThanFour"] = True
         entries: list[dict[str, Any]] = []

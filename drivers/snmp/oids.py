@@ -1,6 +1,6 @@
 """SNMP object identifiers and the pure evaluation of what an agent answered (no I/O).
 
-Standard MIBs (protocols.md §6.4): SNMPv2-MIB system group, IF-MIB ifOperStatus,
+Standard MIBs (docs/protocols/snmp.md §1): SNMPv2-MIB system group, IF-MIB ifOperStatus,
 ENTITY-SENSOR-MIB entPhySensorTable. Vendor OIDs come from the device model.
 """
 

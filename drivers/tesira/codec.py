@@ -1,6 +1,6 @@
 """Tesira Text Protocol (TTP), sans-IO: command lines out, typed replies in, Telnet filtering.
 
-Replies (protocols.md §6.1): ``+OK`` with optional ``"key":value`` pairs (verbose) or one bare
+Replies (docs/protocols/tesira.md §5): ``+OK`` with optional ``"key":value`` pairs (verbose) or one bare
 value (non-verbose), ``-ERR <reason>``, and ``! "publishToken":"<label>" "value":<v>`` for
 subscriptions. Values are numbers, ``true``/``false``, quoted strings, arrays ``[a b]``,
 objects ``{"k":v "k2":v2}`` and unquoted enum tokens (``INDICATOR_NONE_IN_DEVICE``). Every other
@@ -155,7 +155,7 @@ def parse_value(text: str) -> Value:
 class TelnetFilter:
     """Strip Telnet commands from a byte stream and produce the refusals a raw client owes.
 
-    Every DO is answered WONT and every WILL DONT (protocols.md §6.1: Tesira waits for the
+    Every DO is answered WONT and every WILL DONT (docs/protocols/tesira.md §2: Tesira waits for the
     answers before it sends the banner). Sequences split across reads are kept for the next feed.
     """
 

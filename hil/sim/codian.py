@@ -1,4 +1,4 @@
-"""A Cisco/Codian MCU simulator speaking the XML-RPC Remote Management API (protocols.md §1).
+"""A Cisco/Codian MCU simulator speaking the XML-RPC Remote Management API (docs/protocols/codian.md).
 
 `POST /RPC2`, one struct param per call with `authenticationUser`/`authenticationPassword`,
 faults with the documented codes, enumerate paging (4 conferences a page, 24 with
@@ -353,7 +353,11 @@ class CodianSim(XmlHttpSimulator):
             if p.disconnect_wall is not None:
                 current["disconnectTime"] = _naive(p.disconnect_wall)
         if not isinstance(scope, list):
-            return {**base, **configured, **current}  # deprecated flat output (§1.6)
+            return {
+                **base,
+                **configured,
+                **current,
+            }  # deprecated flat output (docs/protocols/codian.md §6.10)
         if "currentState" in scope:
             base["currentState"] = current
         if "configuredState" in scope:

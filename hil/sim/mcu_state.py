@@ -3,7 +3,7 @@
 State advances with time, evaluated lazily on every request (no background task): a dial
 goes dormant → proceeding → alerting → connected (or disconnected with a reason) after the
 address's `dial_latency_s`; media counters grow while connected with the configured loss.
-Reasons use the Codian vocabulary (protocols.md §1.6); the RMX simulator translates them.
+Reasons use the Codian vocabulary (docs/protocols/codian.md §6.14); the RMX simulator translates them.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ MAX_CONFIGURED = 500
 
 
 class SimFaultError(Exception):
-    """A refusal with a Codian fault code (protocols.md §1.7); the RMX simulator maps it."""
+    """A refusal with a Codian fault code (docs/protocols/codian.md §7); the RMX simulator maps it."""
 
     def __init__(self, code: int, text: str) -> None:
         super().__init__(text)

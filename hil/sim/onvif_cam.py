@@ -1,6 +1,6 @@
 """ONVIF PTZ camera simulator: SOAP 1.2 over HTTP (Device, Media, PTZ), WS-Security digest.
 
-Written from protocols.md §5, not from our driver. `GetSystemDateAndTime` is answered without
+Written from docs/protocols/onvif.md, not from our driver. `GetSystemDateAndTime` is answered without
 authentication; every other operation needs a UsernameToken PasswordDigest whose `Created` is
 within `tolerance_s` of the simulator's own clock, which may be set wrong on purpose
 (`clock_offset_s`). The `quirks` switch imitates cheap firmwares: MoveStatus always UNKNOWN and

@@ -1,4 +1,4 @@
-"""A SIP OPTIONS responder (UDP and TCP) and an H.323 call-signalling listener (protocols.md §7)."""
+"""A SIP OPTIONS responder (UDP and TCP) and an H.323 call-signalling listener (docs/protocols/codecs.md §3–§4)."""
 
 from __future__ import annotations
 

@@ -185,7 +185,9 @@ def require_snmpsim() -> str:
 
     from devices.errors import ConfigError
 
-    missing = [m for m in ("snmpsim", "pysmi", "cryptography") if importlib.util.find_spec(m) is None]
+    missing = [
+        m for m in ("snmpsim", "pysmi", "cryptography") if importlib.util.find_spec(m) is None
+    ]
     exe = Path(sys.executable).parent / "snmpsim-command-responder"
     command = str(exe) if exe.exists() else shutil.which("snmpsim-command-responder")
     if missing or command is None:

@@ -1,4 +1,4 @@
-"""Biamp Tesira Text Protocol simulator (protocols.md §6.1), written from the protocol facts.
+"""Biamp Tesira Text Protocol simulator (docs/protocols/tesira.md), written from the protocol facts.
 
 Speaks TTP on a TCP listener either as a telnet server (option negotiation first, then the
 welcome banner; echoes each command line) or as a raw serial line (usable through pyserial's

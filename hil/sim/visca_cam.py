@@ -1,6 +1,6 @@
 """VISCA camera simulators: serial (TCP for pyserial `socket://` URLs, and a real pty) and IP (UDP).
 
-Written from protocols.md §4, not from our driver. One `ViscaEngine` holds the camera
+Written from docs/protocols/visca.md, not from our driver. One `ViscaEngine` holds the camera
 (motion, presets, power, two command sockets) and answers packets; the servers only move
 bytes. Presets are given in the generic space (pan/tilt −1…1, zoom 0…1) like every simulator;
 device units come from the ranges (piecewise linear around 0, see docs/cameras.md).
