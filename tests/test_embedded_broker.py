@@ -70,12 +70,15 @@ def test_embedded_broker_listens_on_loopback_only(tmp_path: Path) -> None:
 def test_mqtt_command_on_embedded_broker_is_refused_and_logged(tmp_path: Path) -> None:
     proc, port = _start(tmp_path, _profile(tmp_path, commands=True))
     reply_topic = f"mcu-control/{SITE}/cmd/drill/reply"
-    rec = Recorder(port, [reply_topic], protocol=MQTTProtocolVersion.MQTTv311)
+    status_topic = f"mcu-control/{SITE}/status"
+    rec = Recorder(port, [reply_topic, status_topic], protocol=MQTTProtocolVersion.MQTTv311)
     try:
+        # the daemon subscribes to commands once its feed is connected, i.e. once it is online
+        rec.wait_for(lambda _m: rec.latest(status_topic) == "online", timeout=30)
         rec.client.publish(
             f"mcu-control/{SITE}/cmd/drill", json.dumps({"id": "r1", "params": {}}), qos=1
         )
-        rec.wait_for(lambda msgs: any(t == reply_topic for t, *_ in msgs), timeout=15)
+        rec.wait_for(lambda msgs: any(t == reply_topic for t, *_ in msgs), timeout=30)
         reply = rec.latest(reply_topic)
         assert isinstance(reply, dict)
         assert reply["ok"] is False

@@ -311,8 +311,8 @@ class MqttFeed:
         self.last_error = None
         log.info("MQTT feed connected to %s", self._conn.url)
         self._connected.set()
+        self._subscribe_all()  # before `online`: a panel that sees online may send a command
         self._publish(self._topics.status, pl.ONLINE.encode(), retain=True)
-        self._subscribe_all()
         self._republish_all()
         while self._pending_events:
             topic, data = self._pending_events.popleft()
