@@ -420,12 +420,12 @@ def _recording(facts: dict[str, Any], tz: ZoneInfo) -> str:
         out.append(
             '<table class="kv">'
             f"<tr><td>Tệp ghi hình</td><td class=mono>{escape(f['name'])}</td></tr>"
-            f"<tr><td>Đường dẫn</td><td class=mono>{escape(f['path'])}</td></tr>"
-            f"<tr><td>Kích thước</td><td>{_size(int(f['size']))}</td></tr>"
+            f"<tr><td>Đường dẫn</td><td class=mono>{escape(str(f.get('path', '')))}</td></tr>"
+            f"<tr><td>Kích thước</td><td>{_size(int(f.get('size') or 0))}</td></tr>"
             f"<tr><td>Thời lượng</td><td>{duration}</td></tr>"
             f"<tr><td>Bắt đầu ghi</td><td>{_t(f.get('first_seen'), tz, seconds=True)}</td></tr>"
             f"<tr><td>Tăng lần cuối</td><td>{_t(f.get('last_growth'), tz, seconds=True)}</td></tr>"
-            f"<tr><td>SHA-256</td><td class=mono>{escape(f['sha256'])}</td></tr>"
+            f"<tr><td>SHA-256</td><td class=mono>{escape(str(f.get('sha256', '—')))}</td></tr>"
             "</table>"
         )
     return "\n".join(out)
