@@ -733,7 +733,11 @@ def _delete(path: Path, result: PruneResult, dry_run: bool) -> None:
     if not path.exists():
         return
     if not dry_run:
-        path.unlink()
+        try:
+            path.unlink()
+        except OSError as exc:  # e.g. the recorder's share is mounted read-only
+            result.kept.append({"path": str(path), "why": f"cannot delete: {exc.strerror}"})
+            return
     result.deleted.append(str(path))
 
 

@@ -148,6 +148,34 @@ async def test_demo_once_leaves_a_record_that_chromium_and_pdf_show_and_verify_c
     assert [r["session_id"] for r in json.loads(out)] == [facts["session"]["id"]]
 
 
+async def test_report_session_writes_a_record_on_demand_from_the_audit_log(
+    tmp_path: Path,
+) -> None:
+    profile = write_profile(fast(remap_ports(demo_data())), tmp_path)
+    state = tmp_path / "state"
+    code, _, err = await _cli(
+        "demo", "--once", "--no-drill", "--profile", str(profile), state=state
+    )
+    assert code == 0, err[-2000:]
+    [stored] = sorted((state / "records").glob("*.html"))
+    before = stored.read_bytes()
+    stored.unlink()
+    stored.with_suffix(".pdf").unlink()
+    html, pdf = tmp_path / "copy.html", tmp_path / "copy.pdf"
+    code, out, err = await _cli(
+        "report", "session", "--last", "--html", str(html), "--pdf", str(pdf), "--json", state=state
+    )
+    assert code == 0, err
+    assert json.loads(out)["stored_html"] == str(stored)
+    assert stored.read_bytes() == html.read_bytes() == before  # same facts, same document
+    assert "Không có kết quả kiểm thử" in html.read_text(encoding="utf-8")  # --no-drill
+    for record in (html, pdf):
+        code, out, err = await _cli("report", "verify", str(record), state=state)
+        assert code == 0, out + err
+    code, _, err = await _cli("report", "session", "no-such-session", state=state)
+    assert code == 3, err
+
+
 async def test_daemon_session_with_a_stalled_recording_says_so_in_the_record(
     tmp_path: Path,
 ) -> None:
@@ -253,6 +281,7 @@ def test_prune_never_deletes_a_recording_a_young_record_cites(tmp_path: Path) ->
     assert not old.exists() and not own.exists() and not old_shared.exists()
     assert shared.exists() and young.exists() and young_rec.exists()
     assert {k["path"] for k in result.kept} == {str(shared), str(young)}
+    assert all("retention" in k["why"] for k in result.kept)
 
     # --older-than shorter than the retention period deletes nothing young
     again = prune(records, older_than=dt.timedelta(0), retention=retention, now=now)
