@@ -270,9 +270,13 @@ def _bringup(facts: dict[str, Any], tz: ZoneInfo) -> str:
 def _incidents(facts: dict[str, Any], tz: ZoneInfo) -> str:
     rows = []
     names = {p["id"]: p["name"] for p in facts["session"].get("points", [])}
+    # the teardown's own hang-ups are not incidents
+    ended = min((int(e["seq"]) for e in entries(facts, "teardown.start")), default=None)
     for e in entries(facts):
         d = e.get("data") or {}
         action = e.get("action")
+        if action == "session.incident" and ended is not None and int(e["seq"]) > ended:
+            continue
         if action == "session.incident":
             kind = str(d.get("kind", ""))
             what = INCIDENT_VI.get(kind, kind)

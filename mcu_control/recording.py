@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devices.health import HealthState
 from mcu_control.state import SessionState, StateStore
 from profiles.mcu import RecordingStorage
 
@@ -117,6 +116,7 @@ class RecordingMonitor:
 
     async def cancel(self) -> None:
         """Stop the periodic check (nothing is recorded)."""
+        self.store.recording_alert = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -128,6 +128,7 @@ class RecordingMonitor:
         await self.cancel()
         with contextlib.suppress(Exception):
             await self.check()
+        self.store.recording_alert = None  # the session is over; the next one starts clean
         proof: dict[str, Any] = {
             "directory": str(self.directory),
             "pattern": self.storage.pattern,
@@ -210,15 +211,15 @@ class RecordingMonitor:
         self._set_panel(False, f"{NOT_RECORDING}: {message}")
 
     def _set_panel(self, recording: bool, reason: str) -> None:
+        """The panels' "Không ghi hình": the central point and the session stop recording.
+
+        `store.recording_alert` keeps the call supervisor, which sees the recorder's call still
+        up, from turning `recording` back on while the file does not grow.
+        """
         store = self.store
+        store.recording_alert = None if recording else reason
         if self.central_id in store.points:
             store.update_point(self.central_id, recording=recording)
-        if self.recorder_device in store.devices:
-            store.update_device(
-                self.recorder_device,
-                health=HealthState.OK if recording else HealthState.DOWN,
-                reason=reason,
-            )
         s = store.session
         store.set_session(
             SessionState(s.phase, s.session_id, s.title, s.starts_at, s.ends_at, recording)
