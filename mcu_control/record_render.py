@@ -254,6 +254,11 @@ def _bringup(facts: dict[str, Any], tz: ZoneInfo) -> str:
             if p.get("connected")
             else f"<span class=alert>không kết nối được</span>: {escape(p.get('reason') or '')}"
         )
+        problems = p.get("problems") or []
+        if problems:
+            result += "<br>" + "<br>".join(
+                f"{_verdict(str(p.get('verdict', 'warn')))}: {escape(x)}" for x in problems
+            )
         rows.append(
             f"<tr><td>{escape(p['name'])}</td>"
             f"<td>{_t(p.get('connected_at'), tz, date=False, seconds=True) if p.get('connected_at') else '—'}</td>"

@@ -181,6 +181,9 @@ class SessionRecords:
                         if p.connected
                         else None,
                         "verdict": p.verdict.value,
+                        "problems": [
+                            f"{c.check}: {c.reason}" for c in p.steps if c.verdict.value != "pass"
+                        ],
                     }
                     for p in report.points
                 ],
