@@ -379,7 +379,8 @@ def collect(
     data = opened["data"]
     opened_at = dt.datetime.fromisoformat(opened["at"])
     starts = dt.datetime.fromisoformat(data["starts_at"]) if data.get("starts_at") else opened_at
-    chosen = _drills(drills, since=starts - DRILL_LOOKBACK, until=opened_at)
+    scheduled = _scheduled_drills(records, session_id, before=start)
+    chosen = _drills(drills, since=starts - DRILL_LOOKBACK, until=opened_at, only=scheduled)
     drill_entries = {
         str(r["data"].get("id")): r
         for r in records
@@ -415,12 +416,40 @@ def collect(
     }
 
 
-def _drills(store: DrillStore, *, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
-    """The latest drill of each label run in [since, until] (T−1 d, T−2 h, or the demo's)."""
+def _scheduled_drills(records: list[dict[str, Any]], session_id: str, *, before: int) -> set[str]:
+    """Ids of the drills the scheduler ran for this session (`session.drill`, then its finish)."""
+    ids: set[str] = set()
+    for i, r in enumerate(records):
+        if int(r["seq"]) >= before:
+            break
+        if r.get("action") != "session.drill" or r.get("target") != session_id:
+            continue
+        label = r["data"].get("label")
+        finish = next(
+            (
+                f
+                for f in records[i + 1 :]
+                if f.get("action") == "drill.finish" and f["data"].get("label") == label
+            ),
+            None,
+        )
+        if finish is not None and int(finish["seq"]) < before:
+            ids.add(str(finish["data"].get("id")))
+    return ids
+
+
+def _drills(
+    store: DrillStore, *, since: dt.datetime, until: dt.datetime, only: set[str]
+) -> list[dict[str, Any]]:
+    """The session's drills: those the scheduler ran for it (`only`), else the latest of each
+    label run in [since, until] (a drill started by hand, or the demo's)."""
     latest: dict[str, dict[str, Any]] = {}
     for row in store.list(limit=200):
         at = dt.datetime.fromisoformat(row["started_at"])
-        if not since <= at <= until or row["label"] in latest:
+        if only:
+            if row["id"] not in only or row["label"] in latest:
+                continue
+        elif not since <= at <= until or row["label"] in latest:
             continue
         report = store.get(row["id"])
         if report is None:

@@ -22,6 +22,7 @@ from hil.genprofile import demo_data, remap_ports, write_profile
 from hil.rig import Rig
 from hil.scenario import DeviceBehaviour, load_scenario
 from mcu_control.audit import AuditLog
+from mcu_control.drill import Drill
 from mcu_control.record_render import read_facts, render_html
 from mcu_control.runtime import OrchestratorActions, SiteHolder
 from mcu_control.session_record import prune, recording_files
@@ -211,6 +212,9 @@ async def test_daemon_session_with_a_stalled_recording_says_so_in_the_record(
     queue = store.subscribe()
     calls = CallSupervisor(holder.site, interval_s=0.2, timeout_s=3.0)
     try:
+        # a drill run by hand before the session is not one of the session's drills
+        manual = await Drill(holder.site, label="tay", quick=True).run()
+        actions.drills.save(manual)
         await actions.drill(occ, label="T-2h")
         await actions.bringup(occ)
         calls.start()  # the daemon's view of the calls: it sees the recorder's call still up
@@ -243,6 +247,7 @@ async def test_daemon_session_with_a_stalled_recording_says_so_in_the_record(
     assert doc == render_html(facts)
     assert "Không ghi hình" in doc and "không tăng kích thước" in doc
     assert "Kiểm thử T−2 giờ" in doc and "Thiếu lần kiểm thử: T−1 ngày" in doc
+    assert [d["label"] for d in facts["drills"]] == ["T-2h"]
     assert facts["session"]["id"] == occ.key
     assert "<td>mất kết nối</td><td>Huyện Tiên Du</td>" in doc
     incidents = [e for e in facts["audit"]["entries"] if e["action"] == "session.incident"]
