@@ -49,7 +49,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict .
 
 unit: $(STAMP)
-	bash scripts/system-deps.sh chromium
+	bash scripts/system-deps.sh chromium weasyprint
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

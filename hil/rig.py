@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from hil.scenario import Scenario, load_scenario
@@ -41,12 +43,22 @@ class Entry:
 class Rig:
     """Start and stop every simulator of a profile; `endpoints()` says where each listens."""
 
-    def __init__(self, loaded: LoadedProfile, scenario: Scenario | None = None) -> None:
+    def __init__(
+        self,
+        loaded: LoadedProfile,
+        scenario: Scenario | None = None,
+        *,
+        state_dir: Path | None = None,
+    ) -> None:
         self.loaded = loaded
         self.scenario = scenario or load_scenario(None)
+        # where a recorder storage directory given relative to the state directory lives
+        # (default: $MCU_CONTROL_STATE_DIR; without either, the recorder writes no files)
+        self.state_dir = state_dir
         self.entries: list[Entry] = []
         self.mcu: Any = None
         self.snmp: Any = None
+        self.recorder_files: Any = None  # hil.sim.recorder_files.RecordingWriter, if any
 
     async def start(self) -> None:
         self.entries = self._build()
@@ -86,6 +98,9 @@ class Rig:
             entries.append(self._codec(point))
             if point.recorder is not None:
                 entries.append(self._recorder(point))
+                files = self._recorder_files(point)
+                if files is not None:
+                    entries.append(files)
             entries += [self._camera(point, cam) for cam in point.cameras]
             mixer = point.mixer
             if mixer is None:
@@ -173,6 +188,55 @@ class Rig:
             f"sip udp {rec.host}:{port}",
             "recorder",
             SipResponder(transport="udp", host=rec.host, port=port),
+        )
+
+    def _recorder_files(self, point: PointConfig) -> Entry | None:
+        """The recorder's growing file, written while the MCU has the recorder's call up."""
+        from hil.sim.recorder_files import RecordingWriter
+
+        rec = point.recorder
+        if rec is None or rec.storage is None:
+            return None
+        dev = f"{point.id}.{rec.id}"
+        behaviour = self.scenario.device(dev)
+        if behaviour.down:
+            return None
+        base = self.state_dir or (
+            Path(os.environ["MCU_CONTROL_STATE_DIR"])
+            if os.environ.get("MCU_CONTROL_STATE_DIR")
+            else None
+        )
+        if base is None and not rec.storage.directory.is_absolute():
+            log.warning("%s: no state directory given; the simulated recorder writes no file", dev)
+            return None
+        directory = rec.storage.resolved(base or Path("/"))
+        pattern = rec.storage.pattern
+        prefix, _, suffix = pattern.partition("*") if "*" in pattern else ("", "", pattern)
+        suffix = suffix.rsplit("*", 1)[-1].replace("?", "x")
+        address = rec.address
+
+        def connected() -> bool:
+            state = self.mcu.state
+            state.tick()
+            return any(
+                p.address == address and p.state == "connected" for p in state.participants.values()
+            )
+
+        writer = RecordingWriter(
+            directory,
+            connected,
+            prefix=(prefix.replace("?", "x") or "ghi-hinh-"),
+            suffix=suffix,
+            stall_after_s=behaviour.recording_stall_after_s,
+        )
+        self.recorder_files = writer
+        stall = behaviour.recording_stall_after_s
+        return Entry(
+            f"{dev}.files",
+            "RecordingWriter",
+            str(directory),
+            "growing file" + (f", stalls after {stall:g} s" if stall is not None else ""),
+            writer,
         )
 
     def _camera(self, point: PointConfig, cam: CameraConfig) -> Entry:

@@ -41,6 +41,8 @@ class DeviceBehaviour(_Strict):
     packet_loss_pct: float | None = Field(default=None, ge=0, le=100)
     clock_offset_s: float | None = None  # ONVIF cameras
     move_time_s: float | None = Field(default=None, ge=0, le=60)
+    #: recorder with a storage check: stop writing its file this long after the call connects
+    recording_stall_after_s: float | None = Field(default=None, ge=0, le=86400)
 
 
 class Scenario(_Strict):

@@ -142,14 +142,11 @@ def build_daemon(
     store = StateStore()
     audit = AuditLog(state_dir / "audit.jsonl")
     holder = SiteHolder(loaded, store, audit)
+    actions = OrchestratorActions(holder, state_dir)
     daemon = Daemon(
-        loaded,
-        state_dir=state_dir,
-        config=config,
-        store=store,
-        audit=audit,
-        actions=OrchestratorActions(holder, state_dir),
+        loaded, state_dir=state_dir, config=config, store=store, audit=audit, actions=actions
     )
+    daemon.add_component(actions.records)  # stops the session's recording check with the daemon
     daemon.add_component(
         SupervisorComponent(
             holder,

@@ -15,6 +15,7 @@ from mcu_control.bringup import bringup, teardown
 from mcu_control.drill import Drill
 from mcu_control.drillstore import DrillStore
 from mcu_control.results import DrillReport
+from mcu_control.session_record import SessionRecords
 from mcu_control.site import Site
 from mcu_control.state import SessionPhase, SessionState, StateStore
 from mcu_control.supervisor import CallSupervisor, DeviceSupervisor, supervisors
@@ -55,6 +56,8 @@ class OrchestratorActions:
         self.drills = DrillStore(state_dir / "drills.sqlite")
         self._drill: asyncio.Task[DrillReport] | None = None  # the drill running now
         self._stop_reason = ""  # why this object cancelled it (empty: it did not)
+        # the session record (biên bản) and the recording proof: see session_record.py
+        self.records = SessionRecords(lambda: holder.site, state_dir, audit=holder.audit)
 
     async def drill(self, occurrence: Occurrence, *, label: str) -> None:
         self._record("drill", occurrence, label)
@@ -84,7 +87,11 @@ class OrchestratorActions:
             drill.cancel()
         async with self.holder.lock:
             self._announce(occurrence)
+            await self.records.opening(
+                occurrence.key, occurrence.title, occurrence.start, occurrence.end
+            )
             report = await bringup(self.holder.site)
+            await self.records.brought_up(report)
             log.info(
                 "bring-up for %s: %d/%d connected, recording %s",
                 occurrence.key,
@@ -97,6 +104,7 @@ class OrchestratorActions:
         self._record("teardown", occurrence, "end")
         async with self.holder.lock:
             await teardown(self.holder.site)
+            await self.records.closed()
 
     def _record(self, kind: str, occ: Occurrence, label: str) -> None:
         """The scheduler's own record of what it started (the orchestrator audits the details)."""

@@ -124,6 +124,9 @@ class StateStore:
         self.devices: dict[str, DeviceState] = {}
         self.session = SessionState()
         self.last_drill: dict[str, Any] | None = None
+        # set while the recording check sees no file growing ("Không ghi hình: …"): the central
+        # point's `recording` stays false even though the recorder's call is up
+        self.recording_alert: str | None = None
         self._subscribers: list[asyncio.Queue[Change]] = []
 
     def seed(self, profile: Profile) -> None:

@@ -159,7 +159,8 @@ def apply_calls(
         }
         if point.role == "central" and point.recorder is not None:
             rec = participants.get(point.recorder.id)
-            changes["recording"] = rec is not None and rec.call_state is CallState.CONNECTED
+            connected = rec is not None and rec.call_state is CallState.CONNECTED
+            changes["recording"] = connected and site.store.recording_alert is None
         site.store.update_point(point.id, **changes)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from profiles.common import Host, Port, SecretRef, Slug, Strict, Timeout
 
@@ -35,6 +35,43 @@ class McuConfig(Strict):
     conference: ConferenceConfig
 
 
+class RecordingStorage(Strict):
+    """Where the recorder's files land, as the control PC reads them: the proof that it records.
+
+    The daemon expects a new file matching `pattern` in `directory` within `window_min` minutes
+    of the bring-up, and that it keeps growing (no growth for `window_min` is a stall).
+    """
+
+    directory: Path  # absolute (local disk, NFS/SMB mount), or relative to the state directory
+    pattern: str = Field(default="*.mp4", min_length=1, max_length=100)
+    window_min: float = Field(default=5.0, gt=0, le=240)
+    check_interval_s: float | None = Field(default=None, gt=0, le=300)  # None: window / 6, ≤ 15 s
+
+    @field_validator("directory")
+    @classmethod
+    def _directory(cls, value: Path) -> Path:
+        if not str(value).strip() or ".." in value.parts:
+            raise ValueError("a directory such as /mnt/ghi-hinh (no `..`)")
+        return value
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        if "/" in value or "\\" in value or value.strip(".") == "" or "\0" in value:
+            raise ValueError("a file-name pattern such as *.mp4 (no directory part)")
+        return value
+
+    def resolved(self, state_dir: Path) -> Path:
+        """The directory to watch: relative paths are under the state directory."""
+        return self.directory if self.directory.is_absolute() else state_dir / self.directory
+
+    @property
+    def interval_s(self) -> float:
+        if self.check_interval_s is not None:
+            return self.check_interval_s
+        return min(15.0, max(0.2, self.window_min * 60 / 6))
+
+
 class RecorderConfig(Strict):
     """The recording link: a participant the MCU dials so the session is recorded centrally."""
 
@@ -45,6 +82,7 @@ class RecorderConfig(Strict):
     host: Host
     port: Port | None = None
     bitrate_kbps: int = Field(default=2048, ge=64, le=8192)
+    storage: RecordingStorage | None = None  # optional check that files are written
 
 
 class McuModel(Strict):

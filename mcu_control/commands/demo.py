@@ -20,6 +20,7 @@ from mcu_control.commands.sim import ScenarioOpt, prepare_rig, rig_profile_path
 
 if TYPE_CHECKING:
     from mcu_control.results import BringupReport, DrillReport
+    from mcu_control.session_record import SessionRecords
     from mcu_control.site import Site
     from mcu_control.state import StateStore
 
@@ -52,12 +53,13 @@ def command(
     say = err_console().print if not OPTIONS.quiet else (lambda *a, **k: None)
 
     async def go() -> tuple[DrillReport | None, BringupReport]:
-        rig = Rig(loaded, scen)
+        rig = Rig(loaded, scen, state_dir=state_dir())
         say(
             f"[bold]starting the simulated rig[/] ({len(loaded.profile.points)} points, scenario {scen.name})"
         )
         await rig.start()
         site = Site(loaded, audit=AuditLog(audit_path()), actor="demo")
+        records = _session_records(site)
         try:
             drill: DrillReport | None = None
             if not skip_drill:
@@ -69,8 +71,11 @@ def command(
             say("[bold]bring-up[/] …")
             from mcu_control.bringup import bringup
 
+            await _open_demo_session(records)
             report = await bringup(site)
+            await records.brought_up(report)
             if once:
+                await _close_demo_session(site, records, say)
                 return drill, report
             if not OPTIONS.json and not OPTIONS.quiet:
                 console().print(_bringup_table(report))
@@ -82,6 +87,8 @@ def command(
 
                 if not once:
                     await teardown(site)
+                    await records.closed()
+            await records.stop()
             await site.close()
             await rig.stop()
 
@@ -94,6 +101,34 @@ def command(
     elif once:
         emit(report.to_dict(), lambda: _bringup_table(report))
     raise typer.Exit(report.exit_code)
+
+
+def _session_records(site: Site) -> SessionRecords:
+    from mcu_control.paths import state_dir
+    from mcu_control.session_record import SessionRecords
+
+    assert site.audit is not None
+    return SessionRecords(lambda: site, state_dir(), audit=site.audit, actor="demo")
+
+
+async def _open_demo_session(records: SessionRecords) -> None:
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC).astimezone(records.site_zone()).replace(microsecond=0)
+    await records.opening(f"demo@{now.isoformat()}", "Phiên trình diễn (thiết bị mô phỏng)", now)
+
+
+async def _close_demo_session(site: Site, records: SessionRecords, say: Any) -> None:
+    """--once: wait until the recording file grows, tear down, write the session record."""
+    from mcu_control.bringup import teardown
+
+    await records.wait_recording(timeout_s=15.0)
+    say("[bold]teardown[/] …")
+    await teardown(site)
+    html = await records.closed()
+    if html is not None and records.last is not None:
+        pdf = records.last[1]
+        say(f"session record (biên bản): {html}" + (f" and {pdf}" if pdf else ""))
 
 
 async def _live(site: Site, refresh: float) -> None:
