@@ -196,15 +196,24 @@ class RmxMcu(Mcu):
                 )
 
     async def connect_participant(self, conference: str, name: str) -> None:
-        conf_id, party_id = await self._party_id(conference, name)
+        """Redial a dial-out party; one already connected or dialling is left alone.
+
+        The RMX refuses SET_CONNECT true unless the party is disconnected or stand-by (§38).
+        """
+        conf_id, party = await self._party(conference, name)
+        if party.participant.call_state not in (CallState.DISCONNECTED, CallState.DORMANT):
+            return
         await self._call(
-            codec.SET_CONNECT, [("ID", conf_id), ("CONNECT", True), ("PARTY_ID", party_id)]
+            codec.SET_CONNECT, [("ID", conf_id), ("CONNECT", True), ("PARTY_ID", party.id)]
         )
 
     async def disconnect_participant(self, conference: str, name: str) -> None:
-        conf_id, party_id = await self._party_id(conference, name)
+        """Hang up; a party already disconnected (or never dialled) is left alone (§38: 1074)."""
+        conf_id, party = await self._party(conference, name)
+        if party.participant.call_state in (CallState.DISCONNECTED, CallState.DORMANT):
+            return
         await self._call(
-            codec.SET_CONNECT, [("ID", conf_id), ("CONNECT", False), ("PARTY_ID", party_id)]
+            codec.SET_CONNECT, [("ID", conf_id), ("CONNECT", False), ("PARTY_ID", party.id)]
         )
 
     async def remove_participant(self, conference: str, name: str) -> None:
@@ -325,10 +334,14 @@ class RmxMcu(Mcu):
         return conf_id, codec.parse_conference(answer, conference)
 
     async def _party_id(self, conference: str, name: str) -> tuple[int, int]:
+        conf_id, party = await self._party(conference, name)
+        return conf_id, party.id
+
+    async def _party(self, conference: str, name: str) -> tuple[int, codec.Party]:
         conf_id, detail = await self._detail(conference)
         for party in detail.parties:
             if party.participant.name == name:
-                return conf_id, party.id
+                return conf_id, party
         raise _no_party(self.name, conference, name)
 
     async def _with_media(self, conf_id: int, party: codec.Party) -> Participant:
