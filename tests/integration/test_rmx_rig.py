@@ -25,6 +25,9 @@ def rmx_demo_data() -> dict[str, Any]:
     central = next(p for p in data["points"] if p.get("mcu"))
     central["mcu"]["driver"] = "rmx-xml"
     central["mcu"]["model"] = "polycom-rmx-1800"
+    for point in data["points"]:
+        if point.get("mixer"):  # fast()'s 1 s telnet connect flakes on a loaded machine
+            point["mixer"]["timeout_s"] = 3.0
     return data
 
 
@@ -66,6 +69,8 @@ async def test_rmx_site_health_bringup_with_one_busy_point_and_teardown(tmp_path
 
         code, out, err = await _cli("teardown", "--json", "--profile", str(path), state=tmp_path)
         assert code == 0, out + err
-        assert json.loads(out)["ok"] is True
+        result = json.loads(out)
+        assert set(result["participants"].values()) == {"removed"}
+        assert "recorder" in result["participants"]
     finally:
         await rig.stop()
