@@ -118,13 +118,17 @@ class RmxMcu(Mcu):
         self.state = ConnectionState.CLOSED
 
     async def info(self) -> McuInfo:
+        """Product and version from LOGIN, the clock from GET_TIME, video ports from the report."""
         clock = await self._call(codec.GET_TIME, [])
+        ports = codec.parse_ports(await self._call(codec.GET_CARMEL_REPORT, []))
         assert self._login is not None  # _call logged in
+        total = ports.get("videoPortsTotal")
         return McuInfo(
             model=self._login.product,
             software_version=self._login.version,
             current_time=codec.parse_time(clock),
             api_version=self._login.api_number,
+            total_video_ports=total if isinstance(total, int) else None,
         )
 
     async def health(self) -> Health:
