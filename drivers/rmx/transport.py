@@ -158,6 +158,9 @@ class RmxLink:
                 device=self.name,
                 hint="retry; if it persists check the network path and the MCU's load",
             ) from None
+        except asyncio.CancelledError:
+            self._abort()  # half an exchange on the socket: it cannot carry another one
+            raise
         except (OSError, ssl.SSLError) as exc:
             await self.close()
             if reused and received == 0 and not sent:
@@ -214,6 +217,14 @@ class RmxLink:
                 pass
 
     # ------------------------------------------------------------------ helpers
+
+    def _abort(self) -> None:
+        """Drop the socket at once, without waiting (safe inside a cancelled task)."""
+        writer, self._writer = self._writer, None
+        self._reader = None
+        self.state = ConnectionState.CLOSED
+        if writer is not None:
+            writer.transport.abort()
 
     def _request_bytes(self, body: bytes) -> bytes:
         host = f"{self._host}:{self._port}"

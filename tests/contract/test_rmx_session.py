@@ -305,3 +305,21 @@ async def test_simulator_wire_matches_the_document(sim: RmxSim) -> None:
         assert gone.findtext("RETURN_STATUS/ID") == "2500"  # §32
     finally:
         await link.close()
+
+
+async def test_a_cancelled_call_leaves_a_usable_driver(sim: RmxSim) -> None:
+    # a caller's own deadline (e.g. a drill check) cancels mid-exchange: the half-used
+    # connection is dropped, and the next call gets a fresh, logged-in one
+    mcu = _driver(sim)
+    try:
+        await mcu.conferences()
+        sim.faults.delay_s = 5
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await mcu.conferences()
+        sim.faults.delay_s = 0
+        assert await mcu.conferences() == []
+    finally:
+        await mcu.close()
+    assert sim.anonymous_requests == 0
+    assert sim.calls["TRANS_MCU/LOGIN"] == 2
