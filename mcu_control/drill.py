@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from devices.errors import DeviceError, McuControlError
+from devices.errors import AlreadyExistsError, McuControlError
 from devices.health import HealthState
 from devices.interfaces import (
     CallProtocol,
@@ -34,7 +34,6 @@ from profiles.schema import PointConfig
 log = logging.getLogger("mcu_control.drill")
 
 Progress = Callable[[CheckResult], None]
-DUPLICATE_CONFERENCE = 2
 
 
 class Drill:
@@ -413,9 +412,7 @@ async def ensure_conference(mcu: Mcu, spec: ConferenceSpec) -> bool:
         return False
     try:
         await mcu.create_conference(spec)
-    except DeviceError as exc:
-        if exc.code != DUPLICATE_CONFERENCE:  # lost a race with another creator: fine
-            raise
+    except AlreadyExistsError:  # lost a race with another creator: fine
         return False
     return True
 

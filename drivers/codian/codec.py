@@ -12,9 +12,11 @@ from typing import Any
 from xml.parsers.expat import ExpatError
 
 from devices.errors import (
+    AlreadyExistsError,
     AuthenticationError,
     DeviceError,
     McuControlError,
+    NotFoundError,
     NotSupportedError,
     ProtocolError,
 )
@@ -55,6 +57,15 @@ FAULTS: dict[int, str] = {
     19: "unsupported protocol",
     20: "unsupported participant type",
     201: "operation failed",
+}
+
+#: what a fault code means (protocols.md §1.7); the code itself stays in `.code`
+_MEANINGS: dict[int, type[DeviceError]] = {
+    2: AlreadyExistsError,  # duplicate conference name
+    3: AlreadyExistsError,  # duplicate participant name
+    4: NotFoundError,  # no such conference or auto attendant
+    5: NotFoundError,  # no such participant
+    18: AlreadyExistsError,  # duplicate numeric ID
 }
 
 _HINTS: dict[int, str] = {
@@ -156,7 +167,8 @@ def fault_error(code: Any, text: Any, *, device: str, method: str) -> McuControl
         return AuthenticationError(message, device=device, hint=hint, code=number)
     if number == 1:
         return NotSupportedError(f"{message} (code 1)", device=device, hint=hint)
-    return DeviceError(message, device=device, hint=hint, code=number)
+    meaning = _MEANINGS.get(number, DeviceError)
+    return meaning(message, device=device, hint=hint, code=number)
 
 
 # --------------------------------------------------------------------------- requests

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from devices.errors import DeviceError
+from devices.errors import DeviceError, NotFoundError
 from devices.health import Health
 from devices.interfaces import (
     CallProtocol,
@@ -178,7 +178,7 @@ class CodianMcu(Mcu):
             await self.participants(conference)
             protocol = self._protocols.get((conference, name))
         if protocol is None:
-            raise DeviceError(
+            raise NotFoundError(
                 f"no participant {name!r} in conference {conference!r}",
                 device=self.name,
                 hint="list them with mcu-control mcu participants",

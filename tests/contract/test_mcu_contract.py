@@ -79,10 +79,10 @@ FAMILIES = [
         RmxSim,
         RmxMcu,
         "POLYCOM",
-        2,
-        "no-such-conference",  # the driver resolves names to RMX ids before calling
-        {"FAN": "minor"},
-        {"VOLTAGE": "major"},
+        2501,  # "Display name already exists" (docs/protocols/rmx.md §30)
+        2500,  # "Conference name or ID does not exist" (§31)
+        {"MCU_STATE": "Minor"},  # MCU state IDs (§22)
+        {"MCU_STATE": "Major"},
     ),
 ]
 
@@ -480,26 +480,6 @@ async def test_refused_connection_is_a_transport_error(rig: Rig) -> None:
     finally:
         await dead.close()
     assert "cannot connect" in caught.value.message
-
-
-async def test_rmx_logs_in_again_when_tokens_expire() -> None:
-    async with RmxSim(username="POLYCOM", password=PASSWORD) as sim:
-        mcu = RmxMcu(
-            NAME,
-            host="127.0.0.1",
-            port=sim.port,
-            tls=False,
-            username="POLYCOM",
-            password=Secret(PASSWORD),
-            timeout_s=TIMEOUT_S,
-        )
-        try:
-            await mcu.conferences()
-            sim.expire_tokens()
-            assert await mcu.conferences() == []
-            assert sim.calls["TRANS_MCU/LOGIN"] == 2
-        finally:
-            await mcu.close()
 
 
 # --------------------------------------------------------------------------- secrets

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from devices.errors import (
+    AlreadyExistsError,
     AuthenticationError,
     DeviceError,
     McuControlError,
+    NotFoundError,
     NotSupportedError,
     ProtocolError,
 )
@@ -74,10 +76,11 @@ def test_success_response_decodes_to_struct() -> None:
 @pytest.mark.parametrize(
     ("code", "text", "error", "kept_code"),
     [
-        (2, "duplicate conference name", DeviceError, 2),
-        (3, "duplicate participant name", DeviceError, 3),
-        (4, "no such conference or auto attendant", DeviceError, 4),
-        (5, "no such participant", DeviceError, 5),
+        (2, "duplicate conference name", AlreadyExistsError, 2),
+        (3, "duplicate participant name", AlreadyExistsError, 3),
+        (4, "no such conference or auto attendant", NotFoundError, 4),
+        (5, "no such participant", NotFoundError, 5),
+        (18, "duplicate numeric ID", AlreadyExistsError, 18),
         (15, "insufficient privileges", AuthenticationError, 15),
         (16, "invalid enumerateID value", DeviceError, 16),
         (201, "operation failed", DeviceError, 201),

@@ -1,0 +1,76 @@
+"""The session commands on an RMX-family site: the demo profile with a Polycom RMX as the MCU."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from hil.genprofile import demo_data, remap_ports, write_profile
+from hil.rig import Rig
+from hil.scenario import load_scenario
+from profiles import load_profile
+
+from .conftest import fast
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def rmx_demo_data() -> dict[str, Any]:
+    """The demo site on free ports, its central MCU swapped for a Polycom RMX 1800."""
+    data = fast(remap_ports(demo_data()))
+    central = next(p for p in data["points"] if p.get("mcu"))
+    central["mcu"]["driver"] = "rmx-xml"
+    central["mcu"]["model"] = "polycom-rmx-1800"
+    for point in data["points"]:
+        if point.get("mixer"):  # fast()'s 1 s telnet connect flakes on a loaded machine
+            point["mixer"]["timeout_s"] = 3.0
+    return data
+
+
+async def _cli(*args: str, state: Path, timeout: float = 90) -> tuple[int, str, str]:
+    env = dict(os.environ, MCU_CONTROL_STATE_DIR=str(state), COLUMNS="200")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_rmx_site_health_bringup_with_one_busy_point_and_teardown(tmp_path: Path) -> None:
+    path = write_profile(rmx_demo_data(), tmp_path)
+    rig = Rig(load_profile(path), load_scenario("one-point-busy"))
+    await rig.start()
+    try:
+        code, out, err = await _cli(
+            "mcu", "health", "--json", "--profile", str(path), state=tmp_path
+        )
+        assert code == 0, out + err
+        assert json.loads(out)["state"] == "ok"
+
+        code, out, err = await _cli("bringup", "--json", "--profile", str(path), state=tmp_path)
+        assert code == 2, out + err
+        report = json.loads(out)
+        assert (report["connected"], report["total"]) == (8, 9)
+        assert report["recording"] is True
+        reasons = {p["point"]: p["reason"] for p in report["points"]}
+        assert reasons["tien-du"] == "busy"
+
+        code, out, err = await _cli("teardown", "--json", "--profile", str(path), state=tmp_path)
+        assert code == 0, out + err
+        result = json.loads(out)
+        assert set(result["participants"].values()) == {"removed"}
+        assert "recorder" in result["participants"]
+    finally:
+        await rig.stop()
