@@ -294,7 +294,7 @@ async def test_broker_restart_republishes_all_retained_state(
                 assert isinstance(point, dict)
                 assert (point["phase_label"], point["reason"]) == (
                     "Mất kết nối",
-                    "mất đường truyền",
+                    "Mất kết nối với điểm cầu",  # room text from the table, not the reason
                 )
                 assert feed.connects == 2
             finally:

@@ -106,6 +106,7 @@ class MqttFeed:
         self._connected = asyncio.Event()
         self._stopping = False
         self._last_recording = store.session.recording
+        self._last_point: dict[str, bytes] = {}  # last point payload published, per point
         self.rejected: list[RejectedPublish] = []
         self.connects = 0
         self.last_error: str | None = None
@@ -405,11 +406,7 @@ class MqttFeed:
         for point in store.points.values():
             if point.id not in known:
                 continue
-            self._publish(
-                self._topics.point(point.id),
-                pl.encode(pl.point_payload(site, point, store.session)),
-                retain=True,
-            )
+            self._publish_point(point.id)
         for device in store.devices.values():
             if device.point not in known:
                 continue
@@ -426,6 +423,19 @@ class MqttFeed:
         )
         if self._ha:
             self._announce_ha()
+
+    def _publish_point(self, point_id: str, *, only_if_changed: bool = False) -> None:
+        """A point's retained state; with `only_if_changed`, only if its payload differs."""
+        store = self._store
+        point = store.points.get(point_id)
+        if point is None or point_id not in self._point_ids:
+            return
+        devices = [d for d in store.devices.values() if d.point == point_id]
+        data = pl.encode(pl.point_payload(self._site, point, store.session, devices))
+        if only_if_changed and self._last_point.get(point_id) == data:
+            return
+        self._last_point[point_id] = data
+        self._publish(self._topics.point(point_id), data, retain=True)
 
     def _publish_session(self) -> None:
         payload = pl.session_payload(self._site, self._store.session, self._clock())
@@ -453,13 +463,7 @@ class MqttFeed:
     def _apply(self, change: Change) -> None:
         store, site = self._store, self._site
         if change.kind == "point":
-            point = store.points.get(change.key)
-            if point is not None:
-                self._publish(
-                    self._topics.point(point.id),
-                    pl.encode(pl.point_payload(site, point, store.session)),
-                    retain=True,
-                )
+            self._publish_point(change.key)
         elif change.kind == "device":
             device = store.devices.get(change.key)
             if device is not None:
@@ -468,6 +472,8 @@ class MqttFeed:
                     pl.encode(pl.device_payload(site, device)),
                     retain=True,
                 )
+                if device.point in store.points:  # its room message may read this device
+                    self._publish_point(device.point, only_if_changed=True)
         elif change.kind == "session":
             self._publish_session()
             if store.session.recording != self._last_recording:
