@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from mcu_control.audit import AuditLog
 from mcu_control.sdnotify import Notifier, watchdog_interval
-from mcu_control.state import StateStore
+from mcu_control.state import SessionPhase, SessionState, StateStore
 from scheduler.actions import LoggingActions, SessionActions
 from scheduler.calendar import Calendar
 from scheduler.clock import Clock, SystemClock
@@ -249,9 +249,10 @@ class Daemon:
 
     async def _activate(self) -> None:
         await asyncio.to_thread(self.db.create)
+        calendar = await self.build_calendar()
         sched = SessionScheduler(
             db=self.db,
-            calendar=await self.build_calendar(),
+            calendar=calendar,
             plan=self.loaded.profile.sessions.plan,
             actions=self.actions,
             clock=self.clock,
@@ -290,6 +291,7 @@ class Daemon:
         self.store.event("daemon-active", node=self.config.node_id)
         self.notifier.notify(f"STATUS=active ({report.scheduled} jobs planned)")
         await self._start_components(active_only=True)
+        self._announce_next(calendar)
 
     async def _step_down(self, why: str) -> None:
         sched, self.scheduler = self.scheduler, None
@@ -306,7 +308,9 @@ class Daemon:
         if sched is None:
             return
         if force_calendar:
-            sched.update(await self.build_calendar(), self.loaded.profile.sessions.plan)
+            calendar = await self.build_calendar()
+            sched.update(calendar, self.loaded.profile.sessions.plan)
+            self._announce_next(calendar)
         report = await asyncio.to_thread(sched.replan)
         if report.added or report.removed or report.missed:
             log.info(
@@ -316,6 +320,30 @@ class Daemon:
                 report.removed,
                 len(report.missed),
             )
+
+    def _announce_next(self, calendar: Calendar) -> None:
+        """Put the next session in the store, so panels count down from the calendar.
+
+        Called at activation and after every re-plan (schedule change, reload); a session
+        that is being drilled, brought up or held keeps its own announcement (runtime.py).
+        """
+        current = self.store.session
+        if current.phase is not SessionPhase.IDLE:
+            return
+        try:
+            upcoming = calendar.upcoming(self.clock.now(), count=1)
+        except Exception:  # the countdown is a courtesy: never let it stop a re-plan
+            log.exception("cannot compute the next session for the countdown")
+            return
+        if not upcoming:
+            self.store.set_session(SessionState(recording=current.recording))
+            return
+        occ = upcoming[0]
+        self.store.set_session(
+            SessionState(
+                SessionPhase.IDLE, occ.key, occ.title, occ.start, occ.end, current.recording
+            )
+        )
 
     async def _sweep(self) -> None:
         sched = self.scheduler
