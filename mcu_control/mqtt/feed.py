@@ -30,6 +30,7 @@ from paho.mqtt.properties import Properties
 
 from devices.errors import ConfigError, McuControlError
 from mcu_control.mqtt import payloads as pl
+from mcu_control.mqtt.actions import BadParamsError, validate_params
 from mcu_control.mqtt.commands import (
     CommandRouter,
     MalformedCommandError,
@@ -515,7 +516,12 @@ class MqttFeed:
                     request_id, "unavailable", f"action {action!r} is not wired in this daemon"
                 )
             else:
-                reply = await self._execute(action, request_id, params)
+                try:
+                    checked = self._checked_params(action, params)
+                except BadParamsError as exc:
+                    reply = error_reply(request_id, "bad-params", str(exc))
+                else:
+                    reply = await self._execute(action, request_id, checked)
         except MalformedCommandError as exc:
             request_id = exc.request_id
             reply = error_reply(request_id, "malformed", str(exc))
@@ -549,14 +555,33 @@ class MqttFeed:
             )
         except McuControlError as exc:
             return error_reply(request_id, "failed", str(exc))
-        except (ValueError, KeyError, TypeError) as exc:
-            return error_reply(request_id, "bad-params", f"{type(exc).__name__}: {exc}")
-        except Exception as exc:
+        except ValueError as exc:  # the handler's own check, worded for the requester
+            return error_reply(request_id, "bad-params", str(exc))
+        except Exception:  # KeyError, TypeError … past the schema: a bug, not the requester's
             log.exception("MQTT command %s (id %s) crashed", action, request_id)
-            return error_reply(request_id, "internal", f"{type(exc).__name__}: {exc}")
+            return error_reply(
+                request_id,
+                "internal",
+                f"{action} failed because of an internal error; the daemon's log has the details",
+            )
         if not isinstance(result, dict):
             result = {"value": result}
         return ok_reply(request_id, json.loads(json.dumps(result, default=str)))
+
+    def _checked_params(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Params valid for the action's schema and naming this site's points (BadParamsError)."""
+        checked = validate_params(action, params)
+        named = checked.get("points", [])
+        named = [named] if isinstance(named, str) else list(named)
+        if "point" in checked:
+            named.append(checked["point"])
+        unknown = [p for p in named if p not in self._point_ids]
+        if unknown:
+            raise BadParamsError(
+                f"unknown point {', '.join(unknown)}; this site's points: "
+                + ", ".join(sorted(self._point_ids))
+            )
+        return checked
 
     def _reply(
         self,
