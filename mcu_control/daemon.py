@@ -119,6 +119,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._reload_requested = False
+        self._standby_logged = False  # "is standby" is said once per stretch as standby
         self._changes_seen: tuple[int, ...] | None = None
         self._started: list[Component] = []
         self._detached: set[asyncio.Task[None]] = set()  # jobs left running by a step-down
@@ -237,7 +238,15 @@ class Daemon:
 
     async def _leader_tick(self) -> None:
         if self.scheduler is None:
-            if await self.leadership.try_acquire():
+            acquired = await self.leadership.try_acquire()
+            if not acquired and not self._standby_logged:
+                self._standby_logged = True  # once per stretch as standby, not every poll
+                log.info(
+                    "node %s is standby: %s; it takes over when that lock is free",
+                    self.config.node_id,
+                    self._standby_why(),
+                )
+            if acquired:
                 try:
                     await self._activate()
                 except Exception as exc:
@@ -273,7 +282,8 @@ class Daemon:
             raise
         sched.resume()
         self.scheduler = sched
-        log.warning(
+        self._standby_logged = False
+        log.info(
             "node %s is active: %d jobs planned, %d caught up, %d missed",
             self.config.node_id,
             report.scheduled,
@@ -298,7 +308,7 @@ class Daemon:
         if sched is not None:
             self._detached |= await sched.stop(detach=True)
         await self._stop_active_components()
-        log.error("node %s steps down: %s", self.config.node_id, why)
+        log.info("node %s steps down to standby: %s", self.config.node_id, why)
         self.audit.append("daemon.standby", actor="daemon", node=self.config.node_id, reason=why)
         self.store.event("daemon-standby", node=self.config.node_id, reason=why)
         self.notifier.notify("STATUS=standby (lost the active lock)")
@@ -411,6 +421,17 @@ class Daemon:
         while True:
             self.notifier.notify("WATCHDOG=1")
             await asyncio.sleep(interval)
+
+    def _standby_why(self) -> str:
+        """Why this node is not active, in words (which lock another daemon holds)."""
+        if isinstance(self.leadership, FileLeadership):
+            return f"another daemon holds the active lock {self.leadership.path}"
+        if isinstance(self.leadership, PgAdvisoryLeadership):
+            return (
+                "another daemon holds the PostgreSQL advisory lock "
+                f"{self.leadership.key} (or PostgreSQL cannot be reached: see above)"
+            )
+        return "another daemon holds the active lock"
 
     def _on_event(self, kind: str, payload: dict[str, Any]) -> None:
         self.store.event(kind, **payload)

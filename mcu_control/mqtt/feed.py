@@ -18,7 +18,7 @@ import logging
 import os
 import socket
 import ssl
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -53,6 +53,7 @@ log = logging.getLogger("mcu_control.mqtt")
 QOS_STATE = 1
 PENDING_EVENTS_MAX = 1000
 STOP_TIMEOUT_S = 3.0
+REFUSAL_SUMMARY_DELAY_S = 2.0  # refusals of one republish arrive within this; then one line
 
 
 def _utcnow() -> dt.datetime:
@@ -109,6 +110,9 @@ class MqttFeed:
         self._last_recording = store.session.recording
         self._last_point: dict[str, bytes] = {}  # last point payload published, per point
         self.rejected: list[RejectedPublish] = []
+        self._refused: Counter[str] = Counter()  # topic group -> refusals since the last summary
+        self._refused_reason = ""
+        self._refusal_summary: asyncio.TimerHandle | None = None
         self.connects = 0
         self.last_error: str | None = None
 
@@ -166,6 +170,9 @@ class MqttFeed:
                     await self._publish_acked(self._topics.status, pl.OFFLINE.encode())
         client.disconnect()
         await asyncio.to_thread(client.loop_stop)
+        if self._refusal_summary is not None:  # say it now rather than lose it
+            self._refusal_summary.cancel()
+            self._log_refusals()
         self._client = None
         self._stopping = False
         self._connected.clear()
@@ -333,12 +340,45 @@ class MqttFeed:
         if code >= 0x80:
             self.rejected.append(RejectedPublish(topic, code, reason))
             del self.rejected[:-100]
-            log.warning(
-                "MQTT broker refused the publish to %s: %s (%d) — check the broker's ACL",
-                topic,
-                reason,
-                code,
+            log.debug("MQTT broker refused the publish to %s: %s (%d)", topic, reason, code)
+            # one summary line per burst (a reconnect republishes everything: an ACL without
+            # homeassistant/# refuses 36 discovery configs at once), not one line per topic
+            self._refused[self._topic_group(topic)] += 1
+            self._refused_reason = f"{reason} ({code})"
+            if self._refusal_summary is None and self._loop is not None:
+                self._refusal_summary = self._loop.call_later(
+                    REFUSAL_SUMMARY_DELAY_S, self._log_refusals
+                )
+
+    def _topic_group(self, topic: str) -> str:
+        """'homeassistant/#', '<prefix>/device/#', … — how refusals are counted in the log."""
+        if topic.startswith("homeassistant/"):
+            return "homeassistant/#"
+        head = self._topics.prefix + "/"
+        if topic.startswith(head):
+            return head + topic[len(head) :].split("/", 1)[0] + "/#"
+        return topic
+
+    def _log_refusals(self) -> None:
+        """Log the refusals counted since the last summary, in one line."""
+        self._refusal_summary = None
+        groups, self._refused = self._refused, Counter()
+        if not groups:
+            return
+        hint = "check the broker's ACL for the daemon's account"
+        if "homeassistant/#" in groups:
+            hint += (
+                "; Home Assistant discovery needs write access to homeassistant/# "
+                "(or set mqtt.homeassistant: false)"
             )
+        log.warning(
+            "MQTT broker %s refused %d publishes (%s): %s — %s",
+            self._conn.url,
+            sum(groups.values()),
+            self._refused_reason,
+            ", ".join(f"{group} ×{n}" for group, n in groups.most_common()),
+            hint,
+        )
 
     def _handle_message(
         self, topic: str, payload: bytes, response_topic: str | None, correlation: bytes | None
