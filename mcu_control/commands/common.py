@@ -98,15 +98,18 @@ def escape(text: str) -> str:
 def console() -> Console:
     from rich.console import Console
 
-    # not a terminal (cron, a log file, a pipe): wide enough that tables are not cut
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    # not a terminal (cron, a log file, a pipe): wide enough that tables are not cut, and
+    # text never hard-wrapped (soft_wrap): one message stays one line for grep and log parsers
+    tty = sys.stdout.isatty()
+    return Console(highlight=False, width=None if tty else 160, soft_wrap=not tty)
 
 
 @functools.cache
 def err_console() -> Console:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+    tty = sys.stderr.isatty()
+    return Console(stderr=True, highlight=False, width=None if tty else 160, soft_wrap=not tty)
 
 
 def print_json(data: Any) -> None:
