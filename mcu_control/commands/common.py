@@ -65,9 +65,26 @@ def load(explicit: Path | None = None) -> LoadedProfile:
 
     path = profile_path(explicit)
     try:
-        return load_profile(path)
+        loaded = load_profile(path)
     except ConfigError as exc:
         fail_config(exc)
+    if is_shipped_demo(loaded.path):
+        # the same default `sim up` and `demo` use, so `sim up` in one terminal and any
+        # command in another agree on it (only the simulated rig accepts this secret)
+        from mcu_control.commands.sim import ensure_demo_secret
+
+        ensure_demo_secret()
+    return loaded
+
+
+def is_shipped_demo(path: Path) -> bool:
+    """Whether `path` is the shipped demo profile (whose devices are all simulated)."""
+    from profiles.loader import SHIPPED_SITES
+
+    try:
+        return path.resolve() == (SHIPPED_SITES / "demo.yaml").resolve()
+    except OSError:
+        return False
 
 
 def fail_config(exc: Any) -> NoReturn:
