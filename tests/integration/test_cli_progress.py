@@ -46,6 +46,9 @@ async def test_long_errors_stay_on_one_line_without_a_terminal(tmp_path: Path) -
     line = next(ln for ln in err.splitlines() if "unknown point" in ln)
     assert long_id in line  # not cut at 160 columns
     assert not line.startswith("profile error")  # a wrong argument, not the profile
+    code, _out, err = await _cli("mcu", "dial", "no-such-point", state=tmp_path)
+    assert code == 3, err  # the user's mistake (was: internal error, exit 4)
+    assert "no point 'no-such-point'" in err
 
     data = demo_data()
     data["points"][1]["name"] = ""  # a located profile problem: file:line: path: message
@@ -85,8 +88,10 @@ async def test_drill_and_bringup_progress_summary_and_html(tmp_path: Path) -> No
         page = html.read_text(encoding="utf-8")
         assert loaded.profile.site.name in page  # the name, not only the id
         assert 'class="legend"' in page and "KHÔNG ĐẠT / FAIL" in page
-        rows = re.findall(r'<td rowspan="\d+">([^<]+)<br>', page)
-        assert rows[0] == "TX Từ Sơn", rows  # failures first
+        rows = re.findall(r'<td rowspan="\d+">([^<]+)<br><span[^>]*>[^<]*/ (\w+)</span>', page)
+        rank = {"FAIL": 0, "WARN": 1, "PASS": 2}
+        assert [rank[v] for _n, v in rows] == sorted(rank[v] for _n, v in rows), rows
+        assert ("TX Từ Sơn", "FAIL") in rows  # failures first (the mixer is down)
 
         code, out, err = await _cli(
             "bringup", "--point", "tien-du", "--point", "tx-tu-son", "--profile", str(path),
