@@ -1,16 +1,13 @@
 """The typed contract of each MQTT command: request `params` and reply `result`.
 
 These models are the source of the JSON Schemas in docs/schemas/mqtt-cmd-<action>-params.schema.json
-and …-result.schema.json (`python -m mcu_control.mqtt.actions` rewrites them; a test checks they
+and …-result.schema.json (`python tools/gen_mqtt_schemas.py` rewrites them; a test checks they
 are current). The feed validates `params` against them before dispatch, so a handler only
 ever sees well-typed values; a mistake is answered `bad-params` with a plain message.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
@@ -191,11 +188,3 @@ def _check_actions() -> None:
 
 
 _check_actions()
-
-
-if __name__ == "__main__":
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/schemas")
-    for file_name, body in schema_files().items():
-        text = json.dumps(body, ensure_ascii=False, indent=2) + "\n"
-        (target / file_name).write_text(text, encoding="utf-8")
-        sys.stdout.write(f"{target / file_name}\n")

@@ -39,9 +39,9 @@ def documented_examples() -> list[tuple[str, dict[str, Any]]]:
 
 def test_every_action_has_a_documented_example_and_current_schemas() -> None:
     assert sorted({a for a, _ in documented_examples()}) == sorted(ACTIONS)
-    for name, schema in schema_files().items():  # `python -m mcu_control.mqtt.actions`
+    for name, schema in schema_files().items():  # `python tools/gen_mqtt_schemas.py`
         on_disk = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
-        assert on_disk == schema, f"{name} is stale: run python -m mcu_control.mqtt.actions"
+        assert on_disk == schema, f"{name} is stale: run python tools/gen_mqtt_schemas.py"
     for action, example in documented_examples():
         params_schema = json.loads((SCHEMAS / f"mqtt-cmd-{action}-params.schema.json").read_text())
         jsonschema.validate(example.get("params", {}), params_schema)
