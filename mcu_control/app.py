@@ -160,7 +160,7 @@ def build_daemon(
     broker = None
     if url is None:
         if not opts.embedded:
-            log.warning("no MQTT broker configured and the embedded one is off: no status feed")
+            log.info("no MQTT broker configured and the embedded one is off: no status feed")
             return daemon
         bind = opts.embedded_bind or str(loaded.profile.mqtt.embedded_bind)
         broker = EmbeddedBrokerComponent(opts.embedded_port, bind)

@@ -11,6 +11,8 @@ import asyncio
 import datetime as dt
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from devices.errors import McuControlError
@@ -38,8 +40,28 @@ IN_PROGRESS = frozenset(
 )
 
 
-async def bringup(site: Site, *, points: list[str] | None = None) -> BringupReport:
-    """Connect every (or the named) point, presets, microphones and the recording link."""
+@dataclass(frozen=True, slots=True)
+class BringupEvent:
+    """One step of one point finished (or, with step "start", the point's bring-up began)."""
+
+    point: str
+    step: str  # "start", "call", "camera.preset", "mixer.unmute"
+    verdict: str  # "running" (start), "pass", "warn", "fail"
+    detail: str = ""
+    steps: int = 0  # with "start": how many events follow for this point
+
+
+#: an optional observer of bring-up progress (the CLI draws it); it must not block
+BringupObserver = Callable[[BringupEvent], None]
+
+
+async def bringup(
+    site: Site, *, points: list[str] | None = None, on_event: BringupObserver | None = None
+) -> BringupReport:
+    """Connect every (or the named) point, presets, microphones and the recording link.
+
+    `on_event` (optional) hears each point's start and each finished step, as it happens.
+    """
     profile = site.profile
     conf = profile.mcu.conference
     report = BringupReport(
@@ -69,7 +91,10 @@ async def bringup(site: Site, *, points: list[str] | None = None) -> BringupRepo
         recording = asyncio.create_task(_recording(site, mcu, watcher, existing), name="recording")
         try:
             dialled = await asyncio.gather(
-                *(_point(site, mcu, watcher, p, existing.get(p.id)) for p in targets)
+                *(
+                    _point(site, mcu, watcher, p, existing.get(p.id), _Notify(on_event))
+                    for p in targets
+                )
             )
             report.points = list(dialled)
         finally:
@@ -165,6 +190,7 @@ async def _point(
     watcher: ParticipantWatcher,
     point: PointConfig,
     existing: Participant | None,
+    notify: _Notify,
 ) -> PointBringup:
     result = PointBringup(point.id, point.name)
     started = time.perf_counter()
@@ -174,17 +200,41 @@ async def _point(
             await _connect(site, mcu, watcher, point, existing, result)
         finally:
             result.connect_s = time.perf_counter() - started
+            verdict = "pass" if result.connected else "fail"
+            detail = "adopted" if result.adopted else result.reason or "connected"
+            notify(BringupEvent(point.id, "call", verdict, detail))
 
-    call = asyncio.create_task(timed_connect(), name=f"dial:{point.id}")
-    steps = [_preset(site, point, cam) for cam in point.cameras]
+    async def reported(step: Awaitable[CheckResult]) -> CheckResult:
+        done = await step
+        notify(BringupEvent(point.id, done.check, done.verdict.value, done.reason))
+        return done
+
+    steps = [reported(_preset(site, point, cam)) for cam in point.cameras]
     if point.mixer is not None and point.mixer.session_channels:
-        steps.append(_unmute(site, point))
+        steps.append(reported(_unmute(site, point)))
+    notify(BringupEvent(point.id, "start", "running", steps=len(steps) + 1))
+    call = asyncio.create_task(timed_connect(), name=f"dial:{point.id}")
     try:
         result.steps = list(await asyncio.gather(*steps))
     finally:
         await call
         result.duration_s = time.perf_counter() - started
     return result
+
+
+class _Notify:
+    """Calls the observer, if any; an observer's bug is logged, never stops the bring-up."""
+
+    def __init__(self, observer: BringupObserver | None) -> None:
+        self.observer = observer
+
+    def __call__(self, event: BringupEvent) -> None:
+        if self.observer is None:
+            return
+        try:
+            self.observer(event)
+        except Exception:
+            log.exception("bring-up progress observer failed on %s", event)
 
 
 async def _connect(

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from mcu_control.audit import AuditLog
 from mcu_control.sdnotify import Notifier, watchdog_interval
-from mcu_control.state import StateStore
+from mcu_control.state import SessionPhase, SessionState, StateStore
 from scheduler.actions import LoggingActions, SessionActions
 from scheduler.calendar import Calendar
 from scheduler.clock import Clock, SystemClock
@@ -119,6 +119,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._reload_requested = False
+        self._standby_logged = False  # "is standby" is said once per stretch as standby
         self._changes_seen: tuple[int, ...] | None = None
         self._started: list[Component] = []
         self._detached: set[asyncio.Task[None]] = set()  # jobs left running by a step-down
@@ -237,7 +238,15 @@ class Daemon:
 
     async def _leader_tick(self) -> None:
         if self.scheduler is None:
-            if await self.leadership.try_acquire():
+            acquired = await self.leadership.try_acquire()
+            if not acquired and not self._standby_logged:
+                self._standby_logged = True  # once per stretch as standby, not every poll
+                log.info(
+                    "node %s is standby: %s; it takes over when that lock is free",
+                    self.config.node_id,
+                    self._standby_why(),
+                )
+            if acquired:
                 try:
                     await self._activate()
                 except Exception as exc:
@@ -249,9 +258,10 @@ class Daemon:
 
     async def _activate(self) -> None:
         await asyncio.to_thread(self.db.create)
+        calendar = await self.build_calendar()
         sched = SessionScheduler(
             db=self.db,
-            calendar=await self.build_calendar(),
+            calendar=calendar,
             plan=self.loaded.profile.sessions.plan,
             actions=self.actions,
             clock=self.clock,
@@ -272,7 +282,8 @@ class Daemon:
             raise
         sched.resume()
         self.scheduler = sched
-        log.warning(
+        self._standby_logged = False
+        log.info(
             "node %s is active: %d jobs planned, %d caught up, %d missed",
             self.config.node_id,
             report.scheduled,
@@ -290,13 +301,14 @@ class Daemon:
         self.store.event("daemon-active", node=self.config.node_id)
         self.notifier.notify(f"STATUS=active ({report.scheduled} jobs planned)")
         await self._start_components(active_only=True)
+        self._announce_next(calendar)
 
     async def _step_down(self, why: str) -> None:
         sched, self.scheduler = self.scheduler, None
         if sched is not None:
             self._detached |= await sched.stop(detach=True)
         await self._stop_active_components()
-        log.error("node %s steps down: %s", self.config.node_id, why)
+        log.info("node %s steps down to standby: %s", self.config.node_id, why)
         self.audit.append("daemon.standby", actor="daemon", node=self.config.node_id, reason=why)
         self.store.event("daemon-standby", node=self.config.node_id, reason=why)
         self.notifier.notify("STATUS=standby (lost the active lock)")
@@ -306,7 +318,9 @@ class Daemon:
         if sched is None:
             return
         if force_calendar:
-            sched.update(await self.build_calendar(), self.loaded.profile.sessions.plan)
+            calendar = await self.build_calendar()
+            sched.update(calendar, self.loaded.profile.sessions.plan)
+            self._announce_next(calendar)
         report = await asyncio.to_thread(sched.replan)
         if report.added or report.removed or report.missed:
             log.info(
@@ -316,6 +330,30 @@ class Daemon:
                 report.removed,
                 len(report.missed),
             )
+
+    def _announce_next(self, calendar: Calendar) -> None:
+        """Put the next session in the store, so panels count down from the calendar.
+
+        Called at activation and after every re-plan (schedule change, reload); a session
+        that is being drilled, brought up or held keeps its own announcement (runtime.py).
+        """
+        current = self.store.session
+        if current.phase is not SessionPhase.IDLE:
+            return
+        try:
+            upcoming = calendar.upcoming(self.clock.now(), count=1)
+        except Exception:  # the countdown is a courtesy: never let it stop a re-plan
+            log.exception("cannot compute the next session for the countdown")
+            return
+        if not upcoming:
+            self.store.set_session(SessionState(recording=current.recording))
+            return
+        occ = upcoming[0]
+        self.store.set_session(
+            SessionState(
+                SessionPhase.IDLE, occ.key, occ.title, occ.start, occ.end, current.recording
+            )
+        )
 
     async def _sweep(self) -> None:
         sched = self.scheduler
@@ -383,6 +421,17 @@ class Daemon:
         while True:
             self.notifier.notify("WATCHDOG=1")
             await asyncio.sleep(interval)
+
+    def _standby_why(self) -> str:
+        """Why this node is not active, in words (which lock another daemon holds)."""
+        if isinstance(self.leadership, FileLeadership):
+            return f"another daemon holds the active lock {self.leadership.path}"
+        if isinstance(self.leadership, PgAdvisoryLeadership):
+            return (
+                "another daemon holds the PostgreSQL advisory lock "
+                f"{self.leadership.key} (or PostgreSQL cannot be reached: see above)"
+            )
+        return "another daemon holds the active lock"
 
     def _on_event(self, kind: str, payload: dict[str, Any]) -> None:
         self.store.event(kind, **payload)

@@ -10,9 +10,23 @@ COLOURS = {Verdict.PASS: "#2e7d32", Verdict.WARN: "#f9a825", Verdict.FAIL: "#c62
 LABELS_VI = {Verdict.PASS: "ĐẠT", Verdict.WARN: "CẢNH BÁO", Verdict.FAIL: "KHÔNG ĐẠT"}
 
 
-def render_html(report: DrillReport, *, point_names: dict[str, str] | None = None) -> str:
+#: failures first: the technician reads the report top down
+ORDER = {Verdict.FAIL: 0, Verdict.WARN: 1, Verdict.PASS: 2}
+
+
+def render_html(
+    report: DrillReport,
+    *,
+    point_names: dict[str, str] | None = None,
+    site_name: str | None = None,
+) -> str:
+    """The report; points (and checks within a point) that failed come first."""
     names = point_names or {p.point: p.name for p in report.points}
-    rows = "\n".join(_point_rows(p) for p in report.points)
+    points = sorted(report.points, key=lambda p: ORDER.get(p.verdict, 3))  # stable: profile order
+    rows = "\n".join(_point_rows(p) for p in points)
+    site = escape(site_name or report.site) + (
+        f" <small>({escape(report.site)})</small>" if site_name else ""
+    )
     duration = (
         f"{(report.finished_at - report.started_at).total_seconds():.1f} s"
         if report.finished_at
@@ -27,17 +41,19 @@ h1 {{ font-size: 1.5em; }} table {{ border-collapse: collapse; width: 100%; marg
 th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }}
 th {{ background: #f0f0f0; }} .v {{ color: #fff; font-weight: bold; padding: 2px 6px; border-radius: 3px; }}
 .meta td {{ border: none; padding: 2px 12px 2px 0; }}
+.legend span.sw {{ display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 12px; vertical-align: middle; }}
 </style></head><body>
 <h1>Báo cáo kiểm thử kết nối — drill report</h1>
 <table class="meta">
-<tr><td>Site</td><td>{escape(report.site)}</td></tr>
+<tr><td>Site</td><td>{site}</td></tr>
 <tr><td>Drill</td><td>{escape(report.id)} ({escape(report.label)}{", quick" if report.quick else ""})</td></tr>
 <tr><td>Started</td><td>{escape(report.started_at.isoformat(timespec="seconds"))}</td></tr>
 <tr><td>Duration</td><td>{duration}</td></tr>
 <tr><td>Verdict</td><td>{_badge(report.verdict)}</td></tr>
 </table>
 <h2>Điểm cầu — points</h2>
-{_chart(report, names)}
+{_legend()}
+{_chart(points, names)}
 <table><tr><th>Point</th><th>Check</th><th>Device</th><th>Verdict</th><th>Reason</th><th>Time</th></tr>
 {rows}
 </table>
@@ -51,11 +67,21 @@ def _badge(v: Verdict) -> str:
     )
 
 
+def _legend() -> str:
+    """What the chart's colours mean (number in a bar: how many checks)."""
+    items = "".join(
+        f'<span class="sw" style="background:{COLOURS[v]}"></span>{LABELS_VI[v]} / {v.value.upper()}'
+        for v in (Verdict.PASS, Verdict.WARN, Verdict.FAIL)
+    )
+    return f'<p class="legend">Số phép kiểm tra mỗi điểm cầu — checks per point:{items}</p>'
+
+
 def _point_rows(p: PointResult) -> str:
     out = []
-    for i, c in enumerate(p.checks):
+    checks = sorted(p.checks, key=lambda c: ORDER.get(c.verdict, 3))
+    for i, c in enumerate(checks):
         head = (
-            f'<td rowspan="{len(p.checks)}">{escape(p.name)}<br>{_badge(p.verdict)}</td>'
+            f'<td rowspan="{len(checks)}">{escape(p.name)}<br>{_badge(p.verdict)}</td>'
             if i == 0
             else ""
         )
@@ -66,12 +92,12 @@ def _point_rows(p: PointResult) -> str:
     return "\n".join(out)
 
 
-def _chart(report: DrillReport, names: dict[str, str]) -> str:
+def _chart(points: list[PointResult], names: dict[str, str]) -> str:
     """A stacked bar per point: how many checks passed, warned and failed (inline SVG)."""
     bar_h, gap, label_w, width = 22, 8, 260, 420
-    most = max((len(p.checks) for p in report.points), default=1) or 1
+    most = max((len(p.checks) for p in points), default=1) or 1
     parts = []
-    for i, p in enumerate(report.points):
+    for i, p in enumerate(points):
         y = i * (bar_h + gap)
         parts.append(
             f'<text x="0" y="{y + 16}" font-size="13">{escape(names.get(p.point, p.point))}</text>'
@@ -87,7 +113,7 @@ def _chart(report: DrillReport, names: dict[str, str]) -> str:
                     f'<text x="{x + 4:.1f}" y="{y + 16}" font-size="12" fill="#fff">{n}</text>'
                 )
                 x += w
-    h = len(report.points) * (bar_h + gap)
+    h = len(points) * (bar_h + gap)
     return (
         f'<svg role="img" aria-label="checks per point" width="{label_w + width + 10}" height="{h}" '
         f'xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>'

@@ -54,10 +54,11 @@ class DeviceState:
     name: str
     driver: str
     health: HealthState = HealthState.UNKNOWN
-    reason: str = ""
+    reason: str = ""  # technician text: device topics and the CLI only, never a room panel
     connected: bool = False
     details: dict[str, Any] = field(default_factory=dict)  # JSON-ready, no secrets
     checked_at: dt.datetime | None = None
+    error_kind: str | None = None  # `kind` of the error of the last failed read (devices.errors)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

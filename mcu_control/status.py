@@ -69,7 +69,11 @@ async def read_device(site: Site, device_id: str, read: Reader, timeout_s: float
             h = await read()
     except McuControlError as exc:
         site.store.update_device(
-            device_id, health=HealthState.DOWN, connected=False, reason=str(exc)
+            device_id,
+            health=HealthState.DOWN,
+            connected=False,
+            reason=str(exc),
+            error_kind=exc.kind,
         )
         await site.drop(device_id)  # one-shot connection: the next read reconnects
         return False
@@ -79,6 +83,7 @@ async def read_device(site: Site, device_id: str, read: Reader, timeout_s: float
             health=HealthState.DOWN,
             connected=False,
             reason=f"{device_id}: no answer within {timeout_s:g} s — check its power and network",
+            error_kind="timeout",
         )
         await site.drop(device_id)
         return False
@@ -88,6 +93,7 @@ async def read_device(site: Site, device_id: str, read: Reader, timeout_s: float
         connected=h.state is not HealthState.DOWN,
         reason=h.reason,
         details=dict(h.details),
+        error_kind=None,
     )
     return h.state is not HealthState.DOWN
 

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -294,7 +295,7 @@ async def test_broker_restart_republishes_all_retained_state(
                 assert isinstance(point, dict)
                 assert (point["phase_label"], point["reason"]) == (
                     "Mất kết nối",
-                    "mất đường truyền",
+                    "Mất kết nối với điểm cầu",  # room text from the table, not the reason
                 )
                 assert feed.connects == 2
             finally:
@@ -589,6 +590,26 @@ async def test_commands_allowed_refused_malformed_and_audited(
             send("camera-preset", json.dumps({"id": "r4", "params": {"point": "nowhere"}}))
             failed = await wait(rec, reply("r4"))
             assert failed["error"]["code"] == "bad-params"
+            assert "unknown point nowhere" in failed["error"]["message"]
+
+            send("drill", '{"id": "r6", "params": {"quick": 1' + "1" * 5000 + "}}")
+            huge = await wait(
+                rec,
+                lambda msgs: next(
+                    (
+                        json.loads(p)
+                        for _t, p, *_ in msgs
+                        if b"too long" in p  # its id cannot be read: the reply's id is null
+                    ),
+                    None,
+                ),
+            )
+            assert (huge["error"]["code"], huge["error"]["kind"]) == ("malformed", "malformed")
+            send("drill", json.dumps({"id": "r7", "params": {"quick": "yes", "extra": 1}}))
+            typed = await wait(rec, reply("r7"))
+            assert typed["error"]["code"] == "bad-params"
+            assert "`quick` must be true or false" in typed["error"]["message"]
+            assert "`extra` is not a parameter" in typed["error"]["message"]
 
             props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             props.ResponseTopic = "clients/panel-1/replies"
@@ -603,9 +624,12 @@ async def test_commands_allowed_refused_malformed_and_audited(
             assert corr == b"corr-42"
 
             assert [c[0] for c in calls] == ["drill", "drill"]  # teardown never ran
-            assert calls[0][1] == {"points": ["tien-du"]}
+            assert calls[0][1] == {"points": ["tien-du"], "quick": False}  # typed, defaults in
             validate_all(rec.messages)
-            await until(lambda: len(audit.records()) >= 6)
+            for _t, payload, *_ in rec.messages:  # plain words, never Python's
+                error = json.loads(payload).get("error") or {}
+                assert not re.search(r"[A-Z]\w*Error|sys\.|Traceback", error.get("message", ""))
+            await until(lambda: len(audit.records()) >= 8)
             records = audit.records()
             outcomes = sorted((r["target"], r["data"]["outcome"]) for r in records)
             assert outcomes == sorted(
@@ -615,6 +639,8 @@ async def test_commands_allowed_refused_malformed_and_audited(
                     ("drill", "malformed"),
                     ("drill", "malformed"),
                     ("camera-preset", "bad-params"),
+                    ("drill", "malformed"),
+                    ("drill", "bad-params"),
                     ("drill", "ok"),
                 ]
             )

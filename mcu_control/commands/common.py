@@ -65,9 +65,26 @@ def load(explicit: Path | None = None) -> LoadedProfile:
 
     path = profile_path(explicit)
     try:
-        return load_profile(path)
+        loaded = load_profile(path)
     except ConfigError as exc:
         fail_config(exc)
+    if is_shipped_demo(loaded.path):
+        # the same default `sim up` and `demo` use, so `sim up` in one terminal and any
+        # command in another agree on it (only the simulated rig accepts this secret)
+        from mcu_control.commands.sim import ensure_demo_secret
+
+        ensure_demo_secret()
+    return loaded
+
+
+def is_shipped_demo(path: Path) -> bool:
+    """Whether `path` is the shipped demo profile (whose devices are all simulated)."""
+    from profiles.loader import SHIPPED_SITES
+
+    try:
+        return path.resolve() == (SHIPPED_SITES / "demo.yaml").resolve()
+    except OSError:
+        return False
 
 
 def fail_config(exc: Any) -> NoReturn:
@@ -98,15 +115,18 @@ def escape(text: str) -> str:
 def console() -> Console:
     from rich.console import Console
 
-    # not a terminal (cron, a log file, a pipe): wide enough that tables are not cut
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    # not a terminal (cron, a log file, a pipe): wide enough that tables are not cut, and
+    # text never hard-wrapped (soft_wrap): one message stays one line for grep and log parsers
+    tty = sys.stdout.isatty()
+    return Console(highlight=False, width=None if tty else 160, soft_wrap=not tty)
 
 
 @functools.cache
 def err_console() -> Console:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+    tty = sys.stderr.isatty()
+    return Console(stderr=True, highlight=False, width=None if tty else 160, soft_wrap=not tty)
 
 
 def print_json(data: Any) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from mcu_control.commands.common import emit, group, load, run, table
+from mcu_control.commands.common import device_errors, emit, group, load, run, table
 from mcu_control.exitcodes import Exit
 
 if TYPE_CHECKING:
@@ -134,7 +134,8 @@ def dial(
 
     loaded = load()
     name = _conference(loaded, conference)
-    spec = point_spec(loaded, point, address=address)
+    with device_errors():  # an unknown point is the user's mistake: exit 3, not 4
+        spec = point_spec(loaded, point, address=address)
 
     async def op(mcu: Mcu) -> dict[str, Any]:
         await _ensure_conference(mcu, loaded, name, create=create)

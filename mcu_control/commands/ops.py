@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -18,6 +23,7 @@ from mcu_control.commands.common import (
 )
 
 if TYPE_CHECKING:
+    from mcu_control.bringup import BringupEvent
     from mcu_control.results import BringupReport, DrillReport
     from mcu_control.site import Site
 
@@ -69,7 +75,8 @@ def bringup(point: PointOpt = None) -> None:
     async def go() -> BringupReport:
         site = _site(loaded)
         try:
-            return await do_bringup(site, points=_points(site, point))
+            with _BringupProgress() as on_event:
+                return await do_bringup(site, points=_points(site, point), on_event=on_event)
         finally:
             await site.close()
 
@@ -177,16 +184,30 @@ def _points(site: Site, ids: list[str] | None) -> list[str] | None:
     return ids or None
 
 
+#: without a terminal (cron, a pipe) progress is a plain line on stderr this often
+PROGRESS_EVERY_S = float(os.environ.get("MCU_CONTROL_PROGRESS_EVERY_S", "5"))
+
+
 class _Progress:
-    """A progress bar on stderr while checks finish (silent with --json or --quiet)."""
+    """Drill progress on stderr (silent with --json or --quiet).
+
+    On a terminal: a progress bar. Otherwise: a line every PROGRESS_EVERY_S seconds
+    ("drill: 23/77 checks done (FAIL 1, WARN 2), 10 s"), so a cron log shows the drill is
+    alive; a drill can be silent for 15 s while a test call runs.
+    """
 
     def __init__(self, total: int) -> None:
         self.total = total
         self._progress: Any = None
+        self._ticker: _Ticker | None = None
 
     def __enter__(self) -> Any:
         if OPTIONS.json or OPTIONS.quiet:
             return None
+        if not err_console().is_terminal:
+            self._ticker = _Ticker(self.total)
+            self._ticker.start()
+            return self._ticker.advance
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         self._progress = Progress(
@@ -208,9 +229,130 @@ class _Progress:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
+        if self._ticker is not None:
+            self._ticker.stop()
+
+
+class _Ticker(threading.Thread):
+    """Writes the drill's progress to stderr every PROGRESS_EVERY_S seconds (no terminal)."""
+
+    def __init__(self, total: int) -> None:
+        super().__init__(name="drill-progress", daemon=True)
+        self.total = total
+        self.done = 0
+        self.counts: dict[str, int] = {"fail": 0, "warn": 0}
+        self._stop_event = threading.Event()
+        self._t0 = time.monotonic()
+
+    def advance(self, result: Any) -> None:
+        self.done += 1
+        verdict = getattr(result.verdict, "value", str(result.verdict))
+        if verdict in self.counts:
+            self.counts[verdict] += 1
+
+    def run(self) -> None:
+        self._line("started")
+        while not self._stop_event.wait(PROGRESS_EVERY_S):
+            self._line("running")
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=2)
+
+    def _line(self, what: str) -> None:
+        elapsed = time.monotonic() - self._t0
+        sys.stderr.write(
+            f"drill {what}: {self.done}/{self.total} checks done "
+            f"(FAIL {self.counts['fail']}, WARN {self.counts['warn']}), {elapsed:.0f} s\n"
+        )
+        sys.stderr.flush()
+
+
+class _BringupProgress:
+    """Bring-up progress on stderr: a bar per point on a terminal, else a line per event."""
+
+    def __init__(self) -> None:
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> Callable[[BringupEvent], None] | None:
+        if OPTIONS.json or OPTIONS.quiet:
+            return None
+        if not err_console().is_terminal:
+            return self._line
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.fields[point]:<14}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            console=err_console(),
+            transient=False,
+        )
+        self._progress.start()
+        return self._bar
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def _bar(self, event: BringupEvent) -> None:
+        if event.step == "start":
+            self._tasks[event.point] = self._progress.add_task(
+                "dialling…", total=event.steps, point=event.point
+            )
+            return
+        task = self._tasks.get(event.point)
+        if task is not None:
+            style = VERDICT_STYLE.get(event.verdict, "")
+            text = f"{event.step} [{style}]{event.verdict.upper()}[/]"
+            self._progress.update(task, advance=1, description=text)
+
+    @staticmethod
+    def _line(event: BringupEvent) -> None:
+        if event.step == "start":
+            text = f"bringup: {event.point}: started ({event.steps} steps)"
+        else:
+            text = f"bringup: {event.point}: {event.step} {event.verdict.upper()}"
+            if event.detail:
+                text += f" — {event.detail}"
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+
+def _drill_summary(report: DrillReport) -> str:
+    """The FAIL and WARN checks first, in one line each, then the counts (before the table)."""
+    lines: list[tuple[str, str]] = []
+    counts = {"fail": 0, "warn": 0, "pass": 0}
+    for p in report.points:
+        for c in p.checks:
+            v = c.verdict.value
+            counts[v] = counts.get(v, 0) + 1
+            if v in ("fail", "warn"):
+                where = f"{p.name} · {c.check}"
+                if c.device:
+                    where += f" ({c.device.split('.', 1)[-1]})"
+                lines.append(
+                    (v, f"[{VERDICT_STYLE[v]}]{v.upper()}[/] {escape(where)}: {escape(c.reason)}")
+                )
+    ordered = [text for v, text in lines if v == "fail"] + [
+        text for v, text in lines if v == "warn"
+    ]
+    head = (
+        f"[bold]Drill {escape(report.id)} — {report.verdict.value.upper()}:[/] "
+        f"{counts['fail']} FAIL, {counts['warn']} WARN, {counts['pass']} PASS"
+    )
+    return "\n".join([head, *(f"  {t}" for t in ordered)])
 
 
 def _drill_table(report: DrillReport) -> Any:
+    from rich.console import Group
+
+    return Group(_drill_summary(report), "", _drill_checks_table(report))
+
+
+def _drill_checks_table(report: DrillReport) -> Any:
     t = table(
         f"Drill {report.id} ({report.label}) — {report.verdict.value.upper()}",
         "Point",

@@ -57,6 +57,12 @@ def check(path: PathArg = None, secrets: SecretsOpt = False) -> None:
             raise typer.Exit(Exit.USAGE) from None
         fail_config(exc)
     summary = _summary(loaded)
+    from mcu_control.commands.common import is_shipped_demo
+
+    if is_shipped_demo(loaded.path):  # as every other command does (common.load)
+        from mcu_control.commands.sim import ensure_demo_secret
+
+        ensure_demo_secret()
     if secrets:
         found = check_secrets(loaded)
         warnings = [w.to_dict() for w in found.warnings]

@@ -54,7 +54,7 @@ def drill_report(
         )
         raise typer.Exit(3)
     if html is not None:
-        html.write_text(render_html(report), encoding="utf-8")
+        html.write_text(render_html(report, site_name=_site_name(report.site)), encoding="utf-8")
         err_console().print(f"wrote {html}")
     emit(report.to_dict(), lambda: _drill_table(report))
 
@@ -271,3 +271,16 @@ def _write_session(
         "pdf": str(pdf) if pdf else (str(stored_pdf) if stored_pdf.is_file() else None),
         "stored_html": str(stored_html),
     }
+
+
+def _site_name(site_id: str) -> str | None:
+    """The site's name from the profile in use, when it is the drill's site (else None)."""
+    from devices.errors import ConfigError
+    from mcu_control.commands.common import profile_path
+    from profiles.loader import load_profile
+
+    try:
+        site = load_profile(profile_path()).profile.site
+    except (ConfigError, OSError):
+        return None  # the report still names the site by its id
+    return site.name if site.id == site_id else None

@@ -37,9 +37,21 @@ def parse_request(payload: bytes) -> CommandRequest:
     if len(payload) > MAX_PAYLOAD:
         raise MalformedCommandError(f"payload larger than {MAX_PAYLOAD} bytes")
     try:
-        data = json.loads(payload.decode("utf-8"))
-    except (ValueError, RecursionError) as exc:  # also >4300-digit ints, [[[[… 64 KiB deep
-        raise MalformedCommandError(f"payload is not UTF-8 JSON: {exc}"[:200]) from None
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedCommandError(
+            f"payload is not UTF-8 text (bad byte at offset {exc.start})"
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:  # in words, not Python's message
+        raise MalformedCommandError(
+            f"payload is not valid JSON (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except ValueError:  # Python refuses integers of more than 4300 digits
+        raise MalformedCommandError("payload holds a number too long to read") from None
+    except RecursionError:  # [[[[… 64 KiB deep
+        raise MalformedCommandError("payload is nested too deeply") from None
     if not isinstance(data, dict):
         raise MalformedCommandError('payload must be a JSON object {"id": …, "params": {…}}')
     raw_id = data.get("id")
@@ -59,8 +71,16 @@ def ok_reply(request_id: str, result: dict[str, Any]) -> dict[str, Any]:
     return {"id": request_id, "ok": True, "result": result}
 
 
-def error_reply(request_id: str | None, code: str, message: str) -> dict[str, Any]:
-    return {"id": request_id, "ok": False, "error": {"code": code, "message": message}}
+def error_reply(
+    request_id: str | None, code: str, message: str, *, kind: str | None = None
+) -> dict[str, Any]:
+    """`code`: what happened to the request; `kind`: the error's meaning (default: `code`).
+
+    For a device error `kind` is the error's `kind` (devices/errors.py: timeout, not-found,
+    authentication, …). `message` is plain words for the requester, never Python text.
+    """
+    error = {"code": code, "kind": kind or code, "message": message}
+    return {"id": request_id, "ok": False, "error": error}
 
 
 def response_topic_allowed(topic: str, prefix: str) -> bool:

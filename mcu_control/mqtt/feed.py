@@ -18,7 +18,7 @@ import logging
 import os
 import socket
 import ssl
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -30,6 +30,7 @@ from paho.mqtt.properties import Properties
 
 from devices.errors import ConfigError, McuControlError
 from mcu_control.mqtt import payloads as pl
+from mcu_control.mqtt.actions import BadParamsError, validate_params
 from mcu_control.mqtt.commands import (
     CommandRouter,
     MalformedCommandError,
@@ -52,6 +53,7 @@ log = logging.getLogger("mcu_control.mqtt")
 QOS_STATE = 1
 PENDING_EVENTS_MAX = 1000
 STOP_TIMEOUT_S = 3.0
+REFUSAL_SUMMARY_DELAY_S = 2.0  # refusals of one republish arrive within this; then one line
 
 
 def _utcnow() -> dt.datetime:
@@ -106,7 +108,11 @@ class MqttFeed:
         self._connected = asyncio.Event()
         self._stopping = False
         self._last_recording = store.session.recording
+        self._last_point: dict[str, bytes] = {}  # last point payload published, per point
         self.rejected: list[RejectedPublish] = []
+        self._refused: Counter[str] = Counter()  # topic group -> refusals since the last summary
+        self._refused_reason = ""
+        self._refusal_summary: asyncio.TimerHandle | None = None
         self.connects = 0
         self.last_error: str | None = None
 
@@ -164,6 +170,9 @@ class MqttFeed:
                     await self._publish_acked(self._topics.status, pl.OFFLINE.encode())
         client.disconnect()
         await asyncio.to_thread(client.loop_stop)
+        if self._refusal_summary is not None:  # say it now rather than lose it
+            self._refusal_summary.cancel()
+            self._log_refusals()
         self._client = None
         self._stopping = False
         self._connected.clear()
@@ -331,12 +340,45 @@ class MqttFeed:
         if code >= 0x80:
             self.rejected.append(RejectedPublish(topic, code, reason))
             del self.rejected[:-100]
-            log.warning(
-                "MQTT broker refused the publish to %s: %s (%d) — check the broker's ACL",
-                topic,
-                reason,
-                code,
+            log.debug("MQTT broker refused the publish to %s: %s (%d)", topic, reason, code)
+            # one summary line per burst (a reconnect republishes everything: an ACL without
+            # homeassistant/# refuses 36 discovery configs at once), not one line per topic
+            self._refused[self._topic_group(topic)] += 1
+            self._refused_reason = f"{reason} ({code})"
+            if self._refusal_summary is None and self._loop is not None:
+                self._refusal_summary = self._loop.call_later(
+                    REFUSAL_SUMMARY_DELAY_S, self._log_refusals
+                )
+
+    def _topic_group(self, topic: str) -> str:
+        """'homeassistant/#', '<prefix>/device/#', … — how refusals are counted in the log."""
+        if topic.startswith("homeassistant/"):
+            return "homeassistant/#"
+        head = self._topics.prefix + "/"
+        if topic.startswith(head):
+            return head + topic[len(head) :].split("/", 1)[0] + "/#"
+        return topic
+
+    def _log_refusals(self) -> None:
+        """Log the refusals counted since the last summary, in one line."""
+        self._refusal_summary = None
+        groups, self._refused = self._refused, Counter()
+        if not groups:
+            return
+        hint = "check the broker's ACL for the daemon's account"
+        if "homeassistant/#" in groups:
+            hint += (
+                "; Home Assistant discovery needs write access to homeassistant/# "
+                "(or set mqtt.homeassistant: false)"
             )
+        log.warning(
+            "MQTT broker %s refused %d publishes (%s): %s — %s",
+            self._conn.url,
+            sum(groups.values()),
+            self._refused_reason,
+            ", ".join(f"{group} ×{n}" for group, n in groups.most_common()),
+            hint,
+        )
 
     def _handle_message(
         self, topic: str, payload: bytes, response_topic: str | None, correlation: bytes | None
@@ -405,11 +447,7 @@ class MqttFeed:
         for point in store.points.values():
             if point.id not in known:
                 continue
-            self._publish(
-                self._topics.point(point.id),
-                pl.encode(pl.point_payload(site, point, store.session)),
-                retain=True,
-            )
+            self._publish_point(point.id)
         for device in store.devices.values():
             if device.point not in known:
                 continue
@@ -426,6 +464,19 @@ class MqttFeed:
         )
         if self._ha:
             self._announce_ha()
+
+    def _publish_point(self, point_id: str, *, only_if_changed: bool = False) -> None:
+        """A point's retained state; with `only_if_changed`, only if its payload differs."""
+        store = self._store
+        point = store.points.get(point_id)
+        if point is None or point_id not in self._point_ids:
+            return
+        devices = [d for d in store.devices.values() if d.point == point_id]
+        data = pl.encode(pl.point_payload(self._site, point, store.session, devices))
+        if only_if_changed and self._last_point.get(point_id) == data:
+            return
+        self._last_point[point_id] = data
+        self._publish(self._topics.point(point_id), data, retain=True)
 
     def _publish_session(self) -> None:
         payload = pl.session_payload(self._site, self._store.session, self._clock())
@@ -453,13 +504,7 @@ class MqttFeed:
     def _apply(self, change: Change) -> None:
         store, site = self._store, self._site
         if change.kind == "point":
-            point = store.points.get(change.key)
-            if point is not None:
-                self._publish(
-                    self._topics.point(point.id),
-                    pl.encode(pl.point_payload(site, point, store.session)),
-                    retain=True,
-                )
+            self._publish_point(change.key)
         elif change.kind == "device":
             device = store.devices.get(change.key)
             if device is not None:
@@ -468,6 +513,8 @@ class MqttFeed:
                     pl.encode(pl.device_payload(site, device)),
                     retain=True,
                 )
+                if device.point in store.points:  # its room message may read this device
+                    self._publish_point(device.point, only_if_changed=True)
         elif change.kind == "session":
             self._publish_session()
             if store.session.recording != self._last_recording:
@@ -509,7 +556,12 @@ class MqttFeed:
                     request_id, "unavailable", f"action {action!r} is not wired in this daemon"
                 )
             else:
-                reply = await self._execute(action, request_id, params)
+                try:
+                    checked = self._checked_params(action, params)
+                except BadParamsError as exc:
+                    reply = error_reply(request_id, "bad-params", str(exc))
+                else:
+                    reply = await self._execute(action, request_id, checked)
         except MalformedCommandError as exc:
             request_id = exc.request_id
             reply = error_reply(request_id, "malformed", str(exc))
@@ -543,14 +595,33 @@ class MqttFeed:
             )
         except McuControlError as exc:
             return error_reply(request_id, "failed", str(exc))
-        except (ValueError, KeyError, TypeError) as exc:
-            return error_reply(request_id, "bad-params", f"{type(exc).__name__}: {exc}")
-        except Exception as exc:
+        except ValueError as exc:  # the handler's own check, worded for the requester
+            return error_reply(request_id, "bad-params", str(exc))
+        except Exception:  # KeyError, TypeError … past the schema: a bug, not the requester's
             log.exception("MQTT command %s (id %s) crashed", action, request_id)
-            return error_reply(request_id, "internal", f"{type(exc).__name__}: {exc}")
+            return error_reply(
+                request_id,
+                "internal",
+                f"{action} failed because of an internal error; the daemon's log has the details",
+            )
         if not isinstance(result, dict):
             result = {"value": result}
         return ok_reply(request_id, json.loads(json.dumps(result, default=str)))
+
+    def _checked_params(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Params valid for the action's schema and naming this site's points (BadParamsError)."""
+        checked = validate_params(action, params)
+        named = checked.get("points", [])
+        named = [named] if isinstance(named, str) else list(named)
+        if "point" in checked:
+            named.append(checked["point"])
+        unknown = [p for p in named if p not in self._point_ids]
+        if unknown:
+            raise BadParamsError(
+                f"unknown point {', '.join(unknown)}; this site's points: "
+                + ", ".join(sorted(self._point_ids))
+            )
+        return checked
 
     def _reply(
         self,

@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from devices.secrets import redact
+from mcu_control.roomtext import point_message
 from mcu_control.state import PointPhase, PointState, SessionPhase, SessionState
 
 if TYPE_CHECKING:
@@ -120,9 +122,16 @@ def encode(payload: dict[str, Any]) -> bytes:
     return redact(text).encode("utf-8")
 
 
-def point_payload(site: str, point: PointState, session: SessionState) -> dict[str, Any]:
-    """What a room panel needs for one bridge point."""
+def point_payload(
+    site: str, point: PointState, session: SessionState, devices: Iterable[DeviceState] = ()
+) -> dict[str, Any]:
+    """What a room panel needs for one bridge point.
+
+    `reason` is the room message (mcu_control/roomtext.py), built from the point's phase and
+    its `devices`; the technician detail stays on the device topics named in `causes`.
+    """
     recording = point.recording if point.recording is not None else session.recording
+    message, causes = point_message(point, devices)
     return {
         "v": SCHEMA_VERSION,
         "site": site,
@@ -131,7 +140,8 @@ def point_payload(site: str, point: PointState, session: SessionState) -> dict[s
         "role": point.role,
         "phase": point.phase.value,
         "phase_label": POINT_PHASE_LABELS[point.phase],
-        "reason": point.reason,
+        "reason": message,
+        "causes": causes,
         "connected": point.phase is PointPhase.IN_SESSION or point.call_state == "connected",
         "call_state": point.call_state,
         "packet_loss_pct": point.packet_loss_pct,
@@ -154,6 +164,7 @@ def device_payload(site: str, device: DeviceState) -> dict[str, Any]:
         "health": device.health.value,
         "health_label": HEALTH_LABELS[device.health.value],
         "reason": device.reason,
+        "error_kind": device.error_kind,
         "connected": device.connected,
         "details": device.details,
         "checked_at": _iso(device.checked_at),

@@ -118,7 +118,7 @@ async def test_command_from_an_unprivileged_client_is_refused_and_never_executed
             assert await asyncio.to_thread(operator.publish, good) == 0
             reply = await asyncio.to_thread(replies.wait_for, lambda m: m, 5.0)
             assert json.loads(reply[0][1]) == {"id": "op-1", "ok": True, "result": {"ran": True}}
-            assert calls == [{"points": ["tien-du"]}]
+            assert calls == [{"points": ["tien-du"], "quick": False}]  # validated, defaults in
             assert all(json.loads(p)["id"] == "op-1" for _t, p, *_ in replies.messages)
         finally:
             for client in (panel5, panel311, operator):
