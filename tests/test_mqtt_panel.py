@@ -109,6 +109,14 @@ class Page:
         return path
 
 
+async def _page_text(
+    chromium: str, url: str, want: Callable[[str], bool], profile_dir: Path
+) -> str:
+    """Open `url` in headless Chromium; document.body.innerText once `want` holds."""
+    async with open_page(chromium, url, profile_dir) as page:
+        return await page.text_when(want, timeout=30)
+
+
 @contextlib.asynccontextmanager
 async def open_page(chromium: str, url: str, profile_dir: Path) -> AsyncIterator[Page]:
     port = free_port()
