@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from mcu_control.audit import AuditLog
+from mcu_control.roster import next_session
 from mcu_control.sdnotify import Notifier, watchdog_interval
-from mcu_control.state import StateStore
+from mcu_control.state import SessionPhase, StateStore
 from scheduler.actions import LoggingActions, SessionActions
 from scheduler.calendar import Calendar
 from scheduler.clock import Clock, SystemClock
@@ -272,6 +273,7 @@ class Daemon:
             raise
         sched.resume()
         self.scheduler = sched
+        await self._announce_next()
         log.warning(
             "node %s is active: %d jobs planned, %d caught up, %d missed",
             self.config.node_id,
@@ -301,6 +303,18 @@ class Daemon:
         self.store.event("daemon-standby", node=self.config.node_id, reason=why)
         self.notifier.notify("STATUS=standby (lost the active lock)")
 
+    async def _announce_next(self) -> None:
+        """Panels and the national view show the next session and its roster while idle."""
+        sched = self.scheduler
+        if sched is None or self.store.session.phase is not SessionPhase.IDLE:
+            return
+        # the calendar's expansion (holiday tables) must not hold the event loop
+        state = await asyncio.to_thread(
+            next_session, self.loaded.profile, sched.calendar, self.clock.now()
+        )
+        if state is not None and self.store.session.phase is SessionPhase.IDLE:
+            self.store.set_session(state)
+
     async def _replan(self, *, force_calendar: bool) -> None:
         sched = self.scheduler
         if sched is None:
@@ -308,6 +322,7 @@ class Daemon:
         if force_calendar:
             sched.update(await self.build_calendar(), self.loaded.profile.sessions.plan)
         report = await asyncio.to_thread(sched.replan)
+        await self._announce_next()
         if report.added or report.removed or report.missed:
             log.info(
                 "re-planned: %d jobs (%d added, %d removed, %d missed)",

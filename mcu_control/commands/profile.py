@@ -57,6 +57,13 @@ def check(path: PathArg = None, secrets: SecretsOpt = False) -> None:
             raise typer.Exit(Exit.USAGE) from None
         fail_config(exc)
     summary = _summary(loaded)
+    from profiles.loader import capacity_warnings
+
+    capacity = capacity_warnings(loaded)  # rosters that exceed the MCUs' ports (exit 1)
+    summary["capacity_warnings"] = [w.to_dict() for w in capacity]
+    if not OPTIONS.json:
+        for w in capacity:
+            err_console().print(f"[yellow]warning:[/] {escape(str(w))}")
     if secrets:
         found = check_secrets(loaded)
         warnings = [w.to_dict() for w in found.warnings]
@@ -85,7 +92,7 @@ def check(path: PathArg = None, secrets: SecretsOpt = False) -> None:
             + (f", secrets readable ({summary['secrets']['checked']} sources)" if secrets else "")
         ),
     )
-    if secrets and summary["secrets"]["warnings"]:
+    if (secrets and summary["secrets"]["warnings"]) or capacity:
         raise typer.Exit(Exit.WARNINGS)
 
 
@@ -131,6 +138,9 @@ def show(path: PathArg = None) -> None:
 
 
 def _summary(loaded: LoadedProfile) -> dict[str, Any]:
+    from profiles.placement import site_mcus
+    from profiles.roster import groups
+
     p = loaded.profile
     return {
         "file": str(loaded.path),
@@ -141,6 +151,11 @@ def _summary(loaded: LoadedProfile) -> dict[str, Any]:
         "devices": len(device_rows(loaded)),
         "models": sorted(loaded.models),
         "session_rules": [r.id for r in p.sessions.rules],
+        "mcus": [
+            {"id": m.id, "model": m.model, "ports": m.ports, "host": m.host}
+            for m in site_mcus(p, loaded.models)
+        ],
+        "groups": {g: len(ids) for g, ids in groups(p).items()},
     }
 
 
