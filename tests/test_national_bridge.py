@@ -20,9 +20,14 @@ from daemon_support import ROOT, daemon_argv, stop_daemons
 from mqtt_support import Mosquitto, Recorder, free_port, make_pki, mosquitto
 from test_mqtt_panel import _page_text, chromium  # noqa: F401  (chromium is a fixture)
 
+from mcu_control.mqtt import MqttFeed
+from mcu_control.state import SessionPhase, SessionState, StateStore
+from profiles.loader import load_profile
+
 BRIDGE_EXAMPLE = ROOT / "packaging" / "mosquitto" / "bridge-national.conf.example"
 PAGE = ROOT / "panels" / "national.html"
 SITE = "bac-ninh-demo"
+PREFIX = f"mcu-control/{SITE}"
 
 
 def _bridge_conf(national_tls_port: int, pki: dict[str, Path]) -> str:
@@ -186,3 +191,43 @@ def test_bridge_example_bridges_state_only() -> None:
     assert topics and all(t[2] == "out" for t in topics)
     assert not [t for t in topics if "cmd" in t[1] or "events" in t[1] or t[1] == "#"]
     assert not re.search(r"^\s*remote_password", conf, re.MULTILINE)
+
+
+async def test_room_panel_says_when_its_point_is_not_in_the_next_session(
+    tmp_path: Path,
+    chromium: str,  # noqa: F811
+    demo_profile_data: dict[str, Any],
+    write_profile: Callable[[dict[str, Any]], Path],
+) -> None:
+    """The session payload's roster reaches the room panel of a point left out of it."""
+    loaded = load_profile(write_profile(demo_profile_data))
+    store = StateStore()
+    store.seed(loaded.profile)
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
+    store.set_session(
+        SessionState(
+            SessionPhase.IDLE,
+            "thang@x",
+            "Chủ tịch UBND tỉnh tiếp công dân",
+            start,
+            points=("trung-tam", "que-vo"),
+        )
+    )
+    with mosquitto(tmp_path / "b", ws_port=free_port()) as broker:
+        feed = MqttFeed(loaded, store, url=broker.url())
+        await feed.start()
+        try:
+            async with asyncio.timeout(5):
+                await feed.wait_connected()
+            room = ROOT / "panels" / "room.html"
+            base = f"{room.as_uri()}?broker=ws://127.0.0.1:{broker.ws_port}&prefix={PREFIX}"
+            text = await _page_text(
+                chromium, base + "&point=tien-du", lambda t: "Huyện Tiên Du" in t, tmp_path / "c1"
+            )
+            assert "Điểm cầu không tham gia phiên này" in text
+            text = await _page_text(
+                chromium, base + "&point=que-vo", lambda t: "Bắt đầu sau" in t, tmp_path / "c2"
+            )
+            assert "không tham gia" not in text
+        finally:
+            await feed.stop()
