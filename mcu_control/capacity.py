@@ -60,10 +60,12 @@ def split_for_bringup(site: Site, ids: list[str] | None) -> BringupSplit:
     return split
 
 
-def occurrence_capacity(loaded: LoadedProfile, names: Sequence[str]) -> dict[str, Any]:
+def occurrence_capacity(
+    loaded: LoadedProfile, names: Sequence[str], *, national: bool = False
+) -> dict[str, Any]:
     """The roster's size and whether it fits the MCUs (for `schedule list`)."""
     resolved = roster.resolve(loaded.profile, names)
-    plan = place_roster(loaded.profile, loaded.models, resolved.points)
+    plan = place_roster(loaded.profile, loaded.models, resolved.points, upstream=national)
     return {
         "points": len(resolved.points),
         "mcus": {m: len(ids) for m, ids in plan.points.items() if ids},

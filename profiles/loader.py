@@ -20,7 +20,7 @@ from profiles.camera import CameraModel
 from profiles.common import SecretFileModeWarning, SecretRef
 from profiles.mcu import McuModel
 from profiles.mixer import MixerModel
-from profiles.schema import Profile
+from profiles.schema import OneOffSession, Profile, SessionRule
 
 SHIPPED_DIR = Path(__file__).resolve().parent
 SHIPPED_SITES = SHIPPED_DIR / "sites"
@@ -351,6 +351,15 @@ def _site_plan_checks(
         if isinstance(mcm, McuModel) and mcm.family != fam:
             msg = f"model {mcu.model!r} is a {mcm.family} MCU, but the driver is {mcu.driver}"
             found.append(ConfigProblem(f"mcus[{mi}].driver", msg, file=str(path)))
+    if profile.upstream is None:
+        national: list[tuple[str, SessionRule | OneOffSession]] = [
+            (f"sessions.rules[{i}]", r) for i, r in enumerate(profile.sessions.rules)
+        ]
+        national += [(f"sessions.one_off[{i}]", o) for i, o in enumerate(profile.sessions.one_off)]
+        for where, sess in national:
+            if sess.national:
+                msg = f"session {sess.id!r} is national, but the profile has no `upstream` link"
+                found.append(ConfigProblem(f"{where}.national", msg, file=str(path)))
     for pi, point in enumerate(profile.points):
         if point.preferred_mcu is not None and point.preferred_mcu not in ids:
             msg = f"no MCU {point.preferred_mcu!r} at the site (MCUs: {', '.join(ids)})"
@@ -364,19 +373,21 @@ def capacity_warnings(loaded: LoadedProfile) -> list[ConfigProblem]:
     from profiles.placement import place_roster
 
     p = loaded.profile
-    sessions = [(f"sessions.rules[{i}]", r.id, r.roster) for i, r in enumerate(p.sessions.rules)]
-    sessions += [
-        (f"sessions.one_off[{i}]", s.id, s.roster) for i, s in enumerate(p.sessions.one_off)
+    sessions: list[tuple[str, SessionRule | OneOffSession]] = [
+        (f"sessions.rules[{i}]", r) for i, r in enumerate(p.sessions.rules)
     ]
+    sessions += [(f"sessions.one_off[{i}]", o) for i, o in enumerate(p.sessions.one_off)]
     found: list[ConfigProblem] = []
-    for where, sid, names in sessions:
-        points = roster.resolve(p, names).points
-        plan = place_roster(p, loaded.models, points)
+    for where, sess in sessions:
+        sid = sess.id
+        points = roster.resolve(p, sess.roster).points
+        plan = place_roster(p, loaded.models, points, upstream=sess.national)
         if plan.left_out:
             msg = (
                 f"session {sid!r}: its roster needs {plan.needed} video ports "
                 f"({len(points)} points"
                 + (", recorder" if plan.recorder else "")
+                + (", national link" if plan.upstream else "")
                 + (f", {len(plan.capacity) - 1} cascade links" if len(plan.capacity) > 1 else "")
                 + f"), the MCUs have {plan.available}: {plan.shortfall} point(s) would be left "
                 f"out ({', '.join(plan.left_out[:5])}{', …' if plan.shortfall > 5 else ''}); "

@@ -44,6 +44,7 @@ class Occurrence:
     kind: OccurrenceKind = "rule"
     moved: bool = False
     roster: tuple[str, ...] = ("all",)  # names: `all`, groups, point ids (profiles/roster.py)
+    national: bool = False  # joins the national reception office (profile `upstream`)
 
     @property
     def key(self) -> str:
@@ -68,6 +69,7 @@ class Occurrence:
             "shifted_from": self.shifted_from.isoformat() if self.shifted_from else None,
             "moved": self.moved,
             "roster": list(self.roster),
+            "national": self.national,
         }
 
 
@@ -183,6 +185,7 @@ class Calendar:
                 one.start,
                 parse_duration(one.duration),
                 roster=tuple(one.roster),
+                national=one.national,
             )
             for one in self.sessions.one_off
             if first <= one.date <= last
@@ -223,6 +226,7 @@ class Calendar:
                 shifted_from=nominal,
                 moved=True,
                 roster=tuple(rule.roster),
+                national=rule.national,
             )
         actual = self.workdays.shift(nominal, rule.shift)
         return self._make(
@@ -234,6 +238,7 @@ class Calendar:
             rule_id=rule.id,
             shifted_from=nominal if actual != nominal else None,
             roster=tuple(rule.roster),
+            national=rule.national,
         )
 
     def find_rule_occurrence(self, rule_id: str, day: dt.date) -> tuple[dt.date, Occurrence]:
@@ -264,6 +269,7 @@ class Calendar:
         kind: OccurrenceKind | None = None,
         moved: bool = False,
         roster: tuple[str, ...] = ("all",),
+        national: bool = False,
     ) -> Occurrence:
         begin = dt.datetime.combine(day, start.replace(tzinfo=None), tzinfo=self.tz)
         return Occurrence(
@@ -276,6 +282,7 @@ class Calendar:
             kind=kind or ("rule" if rule_id else "one-off"),
             moved=moved,
             roster=roster,
+            national=national,
         )
 
 

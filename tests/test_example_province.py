@@ -78,3 +78,35 @@ def test_without_the_third_mcu_the_quarterly_session_is_flagged(tmp_path: Path) 
     assert "needs 106 video ports" in warning["message"]
     assert "the MCUs have 80" in warning["message"]
     assert "26 point(s) would be left out" in warning["message"]
+
+
+def _variant(tmp_path: Path, edit: Any) -> Path:
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    edit(data)
+    (tmp_path / "sites").mkdir(exist_ok=True)
+    path = tmp_path / "sites" / "p.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_an_upstream_without_an_address_is_located(tmp_path: Path) -> None:
+    code, out = _check(_variant(tmp_path, lambda d: d["upstream"].pop("address")))
+    assert code == 3, out
+    assert "upstream.address" in [p["path"] for p in out["problems"]]
+
+
+def test_a_national_session_needs_the_upstream(tmp_path: Path) -> None:
+    code, out = _check(_variant(tmp_path, lambda d: d.pop("upstream")))
+    assert code == 3, out
+    [problem] = out["problems"]
+    assert problem["path"] == "sessions.rules[2].national"
+    assert "'trung-uong-hang-quy'" in problem["message"] and "upstream" in problem["message"]
+
+
+def test_the_national_link_takes_a_host_port(tmp_path: Path) -> None:
+    """`all` with the national link: 103 points + recorder + upstream + 4 link ports = 109."""
+    loaded = load_profile(EXAMPLE)
+    everyone = roster.resolve(loaded.profile, ["all"]).points
+    plan = place_roster(loaded.profile, loaded.models, everyone, upstream=True)
+    assert (plan.needed, plan.available, plan.shortfall) == (109, 110, 0)
+    assert plan.used("mcu") == 40 and len(plan.points["mcu"]) == 36

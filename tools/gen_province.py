@@ -198,6 +198,7 @@ def build() -> dict[str, Any]:
         "start": "14:00",
         "duration": "2h",
         "roster": ["so-nganh", "thanh-tra-tinh"],
+        "national": True,
     }
     return {
         "site": {
@@ -210,6 +211,13 @@ def build() -> dict[str, Any]:
             mcu("mcu-2", "cisco-mcu-5320", 202, "TCD-Tinh-2", "8102"),
             mcu("mcu-3", "polycom-rmx-1800", 203, "TCD-Tinh-3", "8103"),
         ],
+        "upstream": {
+            "name": "Trụ sở Tiếp công dân Trung ương",
+            "address": "sip:8000@tctd-national.example.vn",
+            "protocol": "sip",
+            "dials": "host",
+            "bandwidth_kbps": 2048,
+        },
         "sessions": {
             "plan": {"drills_before": ["1d", "2h"], "bringup_before": "15m"},
             "rules": [quarterly, monthly, national],
@@ -234,14 +242,8 @@ def main() -> None:
     out = Path(__file__).resolve().parent.parent / "profiles" / "sites"
     text = yaml.dump(build(), Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
     text = re.sub(r"(?m)^(\s+start: )(\d\d:\d\d)$", r'\1"\2"', text)  # YAML 1.1 base-60 trap
-    text = text.replace("  rules:\n", "  rules:\n" + _NATIONAL_NOTE, 1)
     (out / "example-commune-province.yaml").write_text(HEADER + text, encoding="utf-8")
 
-
-_NATIONAL_NOTE = (
-    "  # trung-uong-hang-quy joins the national reception office; it will carry\n"
-    "  # `national: true` once the upstream link exists (docs/mcu.md, cascading)\n"
-)
 
 if __name__ == "__main__":
     main()

@@ -334,7 +334,7 @@ def _session_dict(loaded: LoadedProfile, cal: Calendar, occ: Occurrence) -> dict
         note = occ.kind
     from mcu_control.capacity import occurrence_capacity
 
-    capacity = occurrence_capacity(loaded, occ.roster)
+    capacity = occurrence_capacity(loaded, occ.roster, national=occ.national)
     if capacity["shortfall"]:
         note = (note + "; " if note else "") + (
             f"roster of {capacity['points']} needs {capacity['needed_ports']} MCU ports, "
