@@ -55,6 +55,18 @@ def make_profile(
     if points > 9:
         _clones_without_snmp(data)
     data = remap_ports(data)
+    if points > 39:
+        # a 5320 has 40 video ports and bring-up dials only what fits (profiles/placement.py);
+        # the benches measure the orchestrator at scale on a simulated MCU whose capacity the
+        # scenario sets to 100000 (make_scenario), so the profile's model says the same
+        models = directory / "models"
+        models.mkdir(parents=True, exist_ok=True)
+        (models / "bench-mcu-unbounded.yaml").write_text(
+            "kind: mcu\nname: bench-mcu-unbounded\nmanufacturer: bench\nfamily: codian\n"
+            "max_conferences: 1000\nmax_video_ports: 100000\n",
+            encoding="utf-8",
+        )
+        data["points"][0]["mcu"]["model"] = "bench-mcu-unbounded"
     if tweak is not None:
         tweak(data)
     return write_profile(data, directory, name)

@@ -8,6 +8,7 @@ missing — so running it twice, or after a restart, adds no duplicate participa
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -25,6 +26,7 @@ from devices.interfaces import (
     Participant,
     ParticipantSpec,
 )
+from mcu_control.capacity import split_for_bringup
 from mcu_control.drill import ensure_conference
 from mcu_control.results import BringupReport, CheckResult, PointBringup, Verdict
 from mcu_control.site import Site
@@ -67,20 +69,17 @@ async def bringup(
     report = BringupReport(
         site=profile.site.id, conference=conf.name, started_at=dt.datetime.now(dt.UTC)
     )
-    targets = site.points(points)
+    split = split_for_bringup(site, points)  # never dial more than the MCUs' ports take
+    targets = site.points(split.dial) if split.dial else []
     store = site.store
     prev = store.session
-    store.set_session(
-        SessionState(
-            SessionPhase.BRINGUP,
-            prev.session_id,
-            prev.title,
-            prev.starts_at,
-            prev.ends_at,
-            prev.recording,
-        )
-    )
+    store.set_session(dataclasses.replace(prev, phase=SessionPhase.BRINGUP))
     site.record("bringup.start", target=conf.name, points=[p.id for p in targets])
+    if split.refused:
+        refused = {r.point: r.reason for r in split.refused}
+        log.warning("bring-up: not dialling %s", ", ".join(refused))
+        site.record("bringup.not-dialled", target=conf.name, points=refused)
+        store.event("points-not-dialled", points=list(refused))
     mcu = await site.mcu()
     pin = conf.pin.resolve(base_dir=site.loaded.path.parent).reveal() if conf.pin else None
     spec = ConferenceSpec(conf.name, conf.numeric_id, pin, conf.duration_min * 60 or None)
@@ -96,18 +95,14 @@ async def bringup(
                     for p in targets
                 )
             )
-            report.points = list(dialled)
+            report.points = [*dialled, *split.refused]
         finally:
             report.recording, report.recording_reason = await recording
     finally:
         await watcher.close()
         report.finished_at = dt.datetime.now(dt.UTC)
     phase = SessionPhase.IN_SESSION if report.connected else SessionPhase.IDLE
-    store.set_session(
-        SessionState(
-            phase, prev.session_id, prev.title, prev.starts_at, prev.ends_at, report.recording
-        )
-    )
+    store.set_session(dataclasses.replace(prev, phase=phase, recording=report.recording))
     central = profile.central.id
     store.update_point(central, recording=report.recording)
     site.record(

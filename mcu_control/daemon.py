@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from mcu_control.audit import AuditLog
+from mcu_control.roster import next_session
 from mcu_control.sdnotify import Notifier, watchdog_interval
 from mcu_control.state import SessionPhase, SessionState, StateStore
 from scheduler.actions import LoggingActions, SessionActions
@@ -301,7 +302,7 @@ class Daemon:
         self.store.event("daemon-active", node=self.config.node_id)
         self.notifier.notify(f"STATUS=active ({report.scheduled} jobs planned)")
         await self._start_components(active_only=True)
-        self._announce_next(calendar)
+        await self._announce_next()
 
     async def _step_down(self, why: str) -> None:
         sched, self.scheduler = self.scheduler, None
@@ -313,6 +314,27 @@ class Daemon:
         self.store.event("daemon-standby", node=self.config.node_id, reason=why)
         self.notifier.notify("STATUS=standby (lost the active lock)")
 
+    async def _announce_next(self) -> None:
+        """Put the next session and its roster in the store, so panels count down from it.
+
+        Called at activation and after every re-plan (schedule change, reload); a session
+        that is being drilled, brought up or held keeps its own announcement (runtime.py).
+        """
+        sched = self.scheduler
+        if sched is None or self.store.session.phase is not SessionPhase.IDLE:
+            return
+        try:  # the calendar's expansion (holiday tables) must not hold the event loop
+            state = await asyncio.to_thread(
+                next_session, self.loaded.profile, sched.calendar, self.clock.now()
+            )
+        except Exception:  # the countdown is a courtesy: never let it stop a re-plan
+            log.exception("cannot compute the next session for the countdown")
+            return
+        current = self.store.session
+        if current.phase is not SessionPhase.IDLE:
+            return
+        self.store.set_session(state or SessionState(recording=current.recording))
+
     async def _replan(self, *, force_calendar: bool) -> None:
         sched = self.scheduler
         if sched is None:
@@ -320,8 +342,8 @@ class Daemon:
         if force_calendar:
             calendar = await self.build_calendar()
             sched.update(calendar, self.loaded.profile.sessions.plan)
-            self._announce_next(calendar)
         report = await asyncio.to_thread(sched.replan)
+        await self._announce_next()
         if report.added or report.removed or report.missed:
             log.info(
                 "re-planned: %d jobs (%d added, %d removed, %d missed)",
@@ -330,30 +352,6 @@ class Daemon:
                 report.removed,
                 len(report.missed),
             )
-
-    def _announce_next(self, calendar: Calendar) -> None:
-        """Put the next session in the store, so panels count down from the calendar.
-
-        Called at activation and after every re-plan (schedule change, reload); a session
-        that is being drilled, brought up or held keeps its own announcement (runtime.py).
-        """
-        current = self.store.session
-        if current.phase is not SessionPhase.IDLE:
-            return
-        try:
-            upcoming = calendar.upcoming(self.clock.now(), count=1)
-        except Exception:  # the countdown is a courtesy: never let it stop a re-plan
-            log.exception("cannot compute the next session for the countdown")
-            return
-        if not upcoming:
-            self.store.set_session(SessionState(recording=current.recording))
-            return
-        occ = upcoming[0]
-        self.store.set_session(
-            SessionState(
-                SessionPhase.IDLE, occ.key, occ.title, occ.start, occ.end, current.recording
-            )
-        )
 
     async def _sweep(self) -> None:
         sched = self.scheduler

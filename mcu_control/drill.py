@@ -7,6 +7,7 @@ device's own message, so one dead device costs its timeout and nothing more.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -26,7 +27,7 @@ from devices.interfaces import (
 )
 from mcu_control.results import CheckResult, DrillReport, PointResult, Verdict
 from mcu_control.site import Site
-from mcu_control.state import SessionPhase, SessionState
+from mcu_control.state import SessionPhase
 from mcu_control.watcher import ParticipantWatcher
 from profiles.camera import CameraConfig
 from profiles.schema import PointConfig
@@ -80,16 +81,7 @@ class Drill:
         )
         store = self.site.store
         previous = store.session
-        store.set_session(
-            SessionState(
-                SessionPhase.DRILL,
-                previous.session_id,
-                previous.title,
-                previous.starts_at,
-                previous.ends_at,
-                previous.recording,
-            )
-        )
+        store.set_session(dataclasses.replace(previous, phase=SessionPhase.DRILL))
         store.event(
             "drill-started", drill=report.id, label=self.label, points=[p.id for p in self.points]
         )

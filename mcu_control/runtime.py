@@ -15,6 +15,7 @@ from mcu_control.bringup import bringup, teardown
 from mcu_control.drill import Drill
 from mcu_control.drillstore import DrillStore
 from mcu_control.results import DrillReport
+from mcu_control.roster import occurrence_points
 from mcu_control.session_record import SessionRecords
 from mcu_control.site import Site
 from mcu_control.state import SessionPhase, SessionState, StateStore
@@ -64,7 +65,10 @@ class OrchestratorActions:
         async with self.holder.lock:
             self._announce(occurrence)
             self._stop_reason = ""
-            self._drill = asyncio.create_task(Drill(self.holder.site, label=label).run())
+            points = list(occurrence_points(self.holder.site.profile, occurrence))
+            self._drill = asyncio.create_task(
+                Drill(self.holder.site, points=points, label=label).run()
+            )
             try:
                 report = await self._drill
             except asyncio.CancelledError:
@@ -90,7 +94,8 @@ class OrchestratorActions:
             await self.records.opening(
                 occurrence.key, occurrence.title, occurrence.start, occurrence.end
             )
-            report = await bringup(self.holder.site)
+            points = list(occurrence_points(self.holder.site.profile, occurrence))
+            report = await bringup(self.holder.site, points=points)
             await self.records.brought_up(report)
             log.info(
                 "bring-up for %s: %d/%d connected, recording %s",
@@ -123,6 +128,7 @@ class OrchestratorActions:
                 occ.start,
                 occ.end,
                 s.recording,
+                occurrence_points(self.holder.site.profile, occ),
             )
         )
 

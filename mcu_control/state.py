@@ -94,6 +94,7 @@ class SessionState:
     starts_at: dt.datetime | None = None
     ends_at: dt.datetime | None = None
     recording: bool = False
+    points: tuple[str, ...] | None = None  # the session's roster (point ids); None: every point
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +104,7 @@ class SessionState:
             "starts_at": self.starts_at.isoformat() if self.starts_at else None,
             "ends_at": self.ends_at.isoformat() if self.ends_at else None,
             "recording": self.recording,
+            "points": list(self.points) if self.points is not None else None,
         }
 
 

@@ -20,7 +20,7 @@ from profiles.camera import CameraModel
 from profiles.common import SecretFileModeWarning, SecretRef
 from profiles.mcu import McuModel
 from profiles.mixer import MixerModel
-from profiles.schema import Profile
+from profiles.schema import OneOffSession, Profile, SessionRule
 
 SHIPPED_DIR = Path(__file__).resolve().parent
 SHIPPED_SITES = SHIPPED_DIR / "sites"
@@ -88,6 +88,7 @@ def load_profile(path: str | Path, *, models_dirs: list[Path] | None = None) -> 
             msg = f"model {name!r} is a {found.kind} model, not a {kind} model"
             problems.append(_locate(ConfigProblem(where, msg, file=str(path)), root))
     problems += _cross_checks(profile, models, root, path)
+    problems += _site_plan_checks(profile, models, root, path)
     if problems:
         raise _config_error(path, problems)
     return LoadedProfile(profile=profile, path=path, models=models)
@@ -332,6 +333,71 @@ def _walk(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[str, int | None
     return "".join(parts), line
 
 
+def _site_plan_checks(
+    profile: Profile, models: dict[str, DeviceModel], root: yaml.Node | None, path: Path
+) -> list[ConfigProblem]:
+    """Rosters and groups (profiles/roster.py), the site's MCUs and points' preferred MCU."""
+    from profiles import roster
+
+    found = [ConfigProblem(where, msg, file=str(path)) for where, msg in roster.problems(profile)]
+    host = profile.mcu.id
+    ids = [host, *(m.id for m in profile.mcus)]
+    for mi, mcu in enumerate(profile.mcus):
+        if ids.count(mcu.id) > 1:
+            msg = f"MCU id {mcu.id!r} is used twice (the host MCU is {host!r})"
+            found.append(ConfigProblem(f"mcus[{mi}].id", msg, file=str(path)))
+        mcm = models.get(mcu.model)
+        fam = {"codian-xmlrpc": "codian", "rmx-xml": "rmx"}[mcu.driver]
+        if isinstance(mcm, McuModel) and mcm.family != fam:
+            msg = f"model {mcu.model!r} is a {mcm.family} MCU, but the driver is {mcu.driver}"
+            found.append(ConfigProblem(f"mcus[{mi}].driver", msg, file=str(path)))
+    if profile.upstream is None:
+        national: list[tuple[str, SessionRule | OneOffSession]] = [
+            (f"sessions.rules[{i}]", r) for i, r in enumerate(profile.sessions.rules)
+        ]
+        national += [(f"sessions.one_off[{i}]", o) for i, o in enumerate(profile.sessions.one_off)]
+        for where, sess in national:
+            if sess.national:
+                msg = f"session {sess.id!r} is national, but the profile has no `upstream` link"
+                found.append(ConfigProblem(f"{where}.national", msg, file=str(path)))
+    for pi, point in enumerate(profile.points):
+        if point.preferred_mcu is not None and point.preferred_mcu not in ids:
+            msg = f"no MCU {point.preferred_mcu!r} at the site (MCUs: {', '.join(ids)})"
+            found.append(ConfigProblem(f"points[{pi}].preferred_mcu", msg, file=str(path)))
+    return [_locate(p, root) for p in found]
+
+
+def capacity_warnings(loaded: LoadedProfile) -> list[ConfigProblem]:
+    """Sessions whose roster needs more video ports than the site's MCUs have (a warning)."""
+    from profiles import roster
+    from profiles.placement import place_roster
+
+    p = loaded.profile
+    sessions: list[tuple[str, SessionRule | OneOffSession]] = [
+        (f"sessions.rules[{i}]", r) for i, r in enumerate(p.sessions.rules)
+    ]
+    sessions += [(f"sessions.one_off[{i}]", o) for i, o in enumerate(p.sessions.one_off)]
+    found: list[ConfigProblem] = []
+    for where, sess in sessions:
+        sid = sess.id
+        points = roster.resolve(p, sess.roster).points
+        plan = place_roster(p, loaded.models, points, upstream=sess.national)
+        if plan.left_out:
+            msg = (
+                f"session {sid!r}: its roster needs {plan.needed} video ports "
+                f"({len(points)} points"
+                + (", recorder" if plan.recorder else "")
+                + (", national link" if plan.upstream else "")
+                + (f", {len(plan.capacity) - 1} cascade links" if len(plan.capacity) > 1 else "")
+                + f"), the MCUs have {plan.available}: {plan.shortfall} point(s) would be left "
+                f"out ({', '.join(plan.left_out[:5])}{', …' if plan.shortfall > 5 else ''}); "
+                "split the roster or add an MCU"
+            )
+            found.append(ConfigProblem(f"{where}.roster", msg, file=str(loaded.path)))
+    root = _read_yaml(loaded.path)[1] if found else None
+    return [_locate(f, root) for f in found]
+
+
 def _locate(problem: ConfigProblem, root: yaml.Node | None) -> ConfigProblem:
     loc: list[Any] = []
     for piece in problem.path.replace("[", ".[").split("."):
@@ -352,6 +418,8 @@ def _model_references(profile: Profile) -> list[tuple[str, str, str]]:
             refs.append((f"points[{pi}].mixer.model", "mixer", point.mixer.model))
         if point.mcu is not None:
             refs.append((f"points[{pi}].mcu.model", "mcu", point.mcu.model))
+    for mi, mcu in enumerate(profile.mcus):
+        refs.append((f"mcus[{mi}].model", "mcu", mcu.model))
     return refs
 
 

@@ -58,6 +58,10 @@ class PointConfig(Strict):
     mixer: MixerConfig | None = None
     mcu: McuConfig | None = None
     recorder: RecorderConfig | None = None
+    # groups a session roster can name (e.g. xa-phuong, so-nganh); see profiles/roster.py
+    groups: list[Slug] = Field(default_factory=list)
+    # the MCU (an id from the host `mcu` or `mcus:`) this point is dialled on when it has room
+    preferred_mcu: Slug | None = None
 
     @model_validator(mode="after")
     def _central_devices(self) -> PointConfig:
@@ -140,6 +144,9 @@ class SessionRule(Strict):
     shift: ShiftPolicy = "next-working-day"
     valid_from: dt.date | None = None
     valid_until: dt.date | None = None
+    # who joins: `all`, group names and/or point ids (the central point always joins)
+    roster: list[Slug] = Field(default_factory=lambda: ["all"], min_length=1)
+    national: bool = False  # joins the national reception office through `upstream`
 
 
 class OneOffSession(Strict):
@@ -148,6 +155,20 @@ class OneOffSession(Strict):
     date: dt.date
     start: StartTime
     duration: Duration = "3h"
+    roster: list[Slug] = Field(default_factory=lambda: ["all"], min_length=1)
+    national: bool = False
+
+
+class UpstreamConfig(Strict):
+    """The link to the national reception office (Trụ sở Tiếp công dân Trung ương)."""
+
+    name: str = Field(default="Trụ sở Tiếp công dân Trung ương", min_length=1)
+    address: str = Field(min_length=1, max_length=63)  # its conference's dial string
+    protocol: Literal["sip", "h323"] = "sip"
+    # who places the call: our host MCU dials out, or the national office dials into our
+    # host conference (then the address is what we expect to see connected)
+    dials: Literal["host", "national"] = "host"
+    bandwidth_kbps: int = Field(default=2048, ge=64, le=8192)
 
 
 class SessionPlan(Strict):
@@ -224,6 +245,9 @@ class MqttConfig(Strict):
 class Profile(Strict):
     site: SiteInfo
     points: list[PointConfig] = Field(min_length=1)
+    # further MCUs at the site (the central point's `mcu` is the host); profiles/placement.py
+    mcus: list[McuConfig] = Field(default_factory=list)
+    upstream: UpstreamConfig | None = None  # sessions with `national: true` use it
     sessions: SessionsConfig = SessionsConfig()
     drill: DrillConfig = DrillConfig()
     bringup: BringupConfig = BringupConfig()

@@ -43,6 +43,8 @@ class Occurrence:
     shifted_from: dt.date | None = None  # the nominal date, when the policy or a move changed it
     kind: OccurrenceKind = "rule"
     moved: bool = False
+    roster: tuple[str, ...] = ("all",)  # names: `all`, groups, point ids (profiles/roster.py)
+    national: bool = False  # joins the national reception office (profile `upstream`)
 
     @property
     def key(self) -> str:
@@ -66,6 +68,8 @@ class Occurrence:
             "duration_s": int((self.end - self.start).total_seconds()),
             "shifted_from": self.shifted_from.isoformat() if self.shifted_from else None,
             "moved": self.moved,
+            "roster": list(self.roster),
+            "national": self.national,
         }
 
 
@@ -78,6 +82,7 @@ class AddedSession:
     date: dt.date
     start: dt.time
     duration_s: int
+    roster: tuple[str, ...] = ("all",)  # names: `all`, groups, point ids (profiles/roster.py)
 
 
 @dataclass(frozen=True)
@@ -173,12 +178,22 @@ class Calendar:
                 if occ is not None:
                     found.append(occ)
         found.extend(
-            self._make(one.id, one.title, one.date, one.start, parse_duration(one.duration))
+            self._make(
+                one.id,
+                one.title,
+                one.date,
+                one.start,
+                parse_duration(one.duration),
+                roster=tuple(one.roster),
+                national=one.national,
+            )
             for one in self.sessions.one_off
             if first <= one.date <= last
         )
         found.extend(
-            self._make(c.session_id, c.title, c.date, c.start, c.duration_s, kind="added")
+            self._make(
+                c.session_id, c.title, c.date, c.start, c.duration_s, kind="added", roster=c.roster
+            )
             for c in self.changes
             if isinstance(c, AddedSession) and first <= c.date <= last
         )
@@ -210,6 +225,8 @@ class Calendar:
                 rule_id=rule.id,
                 shifted_from=nominal,
                 moved=True,
+                roster=tuple(rule.roster),
+                national=rule.national,
             )
         actual = self.workdays.shift(nominal, rule.shift)
         return self._make(
@@ -220,6 +237,8 @@ class Calendar:
             duration,
             rule_id=rule.id,
             shifted_from=nominal if actual != nominal else None,
+            roster=tuple(rule.roster),
+            national=rule.national,
         )
 
     def find_rule_occurrence(self, rule_id: str, day: dt.date) -> tuple[dt.date, Occurrence]:
@@ -249,6 +268,8 @@ class Calendar:
         shifted_from: dt.date | None = None,
         kind: OccurrenceKind | None = None,
         moved: bool = False,
+        roster: tuple[str, ...] = ("all",),
+        national: bool = False,
     ) -> Occurrence:
         begin = dt.datetime.combine(day, start.replace(tzinfo=None), tzinfo=self.tz)
         return Occurrence(
@@ -260,6 +281,8 @@ class Calendar:
             shifted_from=shifted_from,
             kind=kind or ("rule" if rule_id else "one-off"),
             moved=moved,
+            roster=roster,
+            national=national,
         )
 
 

@@ -15,6 +15,7 @@ timestamp, so no clock on one PC is ever compared with another's.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ class ChangeRecord:
                 "date": c.date.isoformat(),
                 "start": c.start.isoformat(),
                 "duration_s": c.duration_s,
+                "roster": list(c.roster),
             }
         elif isinstance(c, Skip):
             out |= {"date": c.date.isoformat()}
@@ -127,6 +129,14 @@ class ScheduleDb:
             sa.Column("actor", sa.String(100), nullable=False, default=""),
             sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         )
+        # the roster of an added session that names one (`schedule add --points/--groups`); a
+        # table of its own so that databases created before rosters need no migration
+        self.rosters_table = sa.Table(
+            "mcu_schedule_rosters",
+            meta,
+            sa.Column("change_id", sa.Integer, primary_key=True),
+            sa.Column("roster", sa.Text, nullable=False),  # names, comma-separated
+        )
         self.runs_table = sa.Table(
             "mcu_job_runs",
             meta,
@@ -184,18 +194,37 @@ class ScheduleDb:
             key = result.inserted_primary_key
             assert key is not None
             new_id = int(key[0])
+            if isinstance(change, AddedSession) and change.roster != ("all",):
+                conn.execute(
+                    self.rosters_table.insert().values(
+                        change_id=new_id, roster=",".join(change.roster)
+                    )
+                )
         return next(r for r in self.changes() if r.id == new_id)
 
     def changes(self) -> list[ChangeRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(self.changes_table.select().order_by(self.changes_table.c.id))
-            return [_record(r._mapping) for r in rows]
+            records = [_record(r._mapping) for r in rows]
+            rosters = {
+                int(r.change_id): tuple(str(r.roster).split(","))
+                for r in conn.execute(self.rosters_table.select())
+            }
+        return [
+            dataclasses.replace(r, change=dataclasses.replace(r.change, roster=rosters[r.id]))
+            if r.id in rosters and isinstance(r.change, AddedSession)
+            else r
+            for r in records
+        ]
 
     def remove_change(self, change_id: int) -> ChangeRecord | None:
         """Delete one change; return it, or None if there was none with that number."""
         found = next((r for r in self.changes() if r.id == change_id), None)
         if found is not None:
             with self.engine.begin() as conn:
+                conn.execute(
+                    self.rosters_table.delete().where(self.rosters_table.c.change_id == change_id)
+                )
                 conn.execute(
                     self.changes_table.delete().where(self.changes_table.c.id == change_id)
                 )

@@ -40,6 +40,7 @@ class Mosquitto:
     acl: str | None = None
     tls: dict[str, Path] | None = None  # cafile, certfile, keyfile (+ require_certificate)
     require_certificate: bool = False
+    extra_conf: str = ""  # appended as is: more listeners, a bridge (`connection …`) section
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -72,6 +73,8 @@ class Mosquitto:
             aclfile = self.workdir / "acl"
             aclfile.write_text(self.acl)
             lines += [f"acl_file {aclfile}"]
+        if self.extra_conf:
+            lines += [self.extra_conf]
         conf = self.workdir / "mosquitto.conf"
         conf.write_text("\n".join(lines) + "\n")
         self._chown_for_broker()
@@ -209,3 +212,69 @@ class Recorder:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def make_pki(d: Path, client_cn: str = "client") -> dict[str, Path]:
+    """A CA, a server certificate for localhost/127.0.0.1 and a client certificate `client_cn`."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    d.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("mcu-control test CA"))
+        .issuer_name(name("mcu-control test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    out = {"cafile": d / "ca.pem"}
+    out["cafile"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    for who, cn, san in (
+        (
+            "server",
+            "server",
+            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+        ),
+        ("client", client_cn, [x509.DNSName("feed")]),
+    ):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name(cn))
+            .issuer_name(ca.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(san), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        (d / f"{who}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        write_key(key, d / f"{who}.key")
+    out |= {"certfile": d / "server.pem", "keyfile": d / "server.key"}
+    out |= {"client_cert": d / "client.pem", "client_key": d / "client.key"}
+    return out

@@ -26,7 +26,7 @@ class HangingDrill:
 
     cleaned: list[str] = []  # noqa: RUF012 — reset by the fixture
 
-    def __init__(self, site: Any, *, label: str) -> None:
+    def __init__(self, site: Any, *, label: str, points: list[str] | None = None) -> None:
         self.label = label
 
     async def run(self) -> Any:
@@ -41,7 +41,7 @@ def actions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> OrchestratorActi
     HangingDrill.cleaned = []
     brought_up: list[str] = []
 
-    async def fake_bringup(site: Any) -> Any:
+    async def fake_bringup(site: Any, points: list[str] | None = None) -> Any:
         brought_up.append("bringup")
         return SimpleNamespace(connected=9, points=[None] * 9, recording=True)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from mqtt_support import Recorder, mosquitto
+from mqtt_support import Recorder, make_pki, mosquitto
 from paho.mqtt.enums import MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -391,71 +391,10 @@ async def test_password_and_acl_denied_publish_detected(
     assert "wrong-password-xyz" not in caplog.text
 
 
-def _make_pki(d: Path) -> dict[str, Path]:
-    """A CA, a server certificate for localhost/127.0.0.1 and a client certificate."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    d.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC)
-
-    def name(cn: str) -> x509.Name:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-    def write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-        path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(name("mcu-control test CA"))
-        .issuer_name(name("mcu-control test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    out = {"cafile": d / "ca.pem"}
-    out["cafile"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    for who, san in (
-        ("server", [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-        ("client", [x509.DNSName("feed")]),
-    ):
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name(who))
-            .issuer_name(ca.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(san), critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )
-        (d / f"{who}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        write_key(key, d / f"{who}.key")
-    out |= {"certfile": d / "server.pem", "keyfile": d / "server.key"}
-    out |= {"client_cert": d / "client.pem", "client_key": d / "client.key"}
-    return out
-
-
 async def test_tls_with_client_certificate(
     tmp_path: Path, profile_for: Callable[..., LoadedProfile]
 ) -> None:
-    pki = _make_pki(tmp_path / "b")
+    pki = make_pki(tmp_path / "b")
     loaded = profile_for(
         ca_file=str(pki["cafile"]),
         client_cert=str(pki["client_cert"]),

@@ -31,11 +31,20 @@ PointOpt = Annotated[
     list[str] | None,
     typer.Option("--point", help="Only this point id (repeatable).", show_default=False),
 ]
+SessionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--session",
+        help="Only the points of this session's roster (a rule, one-off or added session id).",
+        show_default=False,
+    ),
+]
 VERDICT_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
 
 
 def drill(
     point: PointOpt = None,
+    session: SessionOpt = None,
     quick: Annotated[
         bool, typer.Option("--quick", help="Skip preset moves; shorter test calls.")
     ] = False,
@@ -49,6 +58,7 @@ def drill(
     from mcu_control.paths import state_dir
 
     loaded = load()
+    point = _session_points(loaded, session, point)
 
     async def go() -> DrillReport:
         site = _site(loaded)
@@ -66,11 +76,12 @@ def drill(
     raise typer.Exit(report.exit_code)
 
 
-def bringup(point: PointOpt = None) -> None:
+def bringup(point: PointOpt = None, session: SessionOpt = None) -> None:
     """Connect every point, move cameras, unmute microphones, start the recording (exit 0/1/2)."""
     from mcu_control.bringup import bringup as do_bringup
 
     loaded = load()
+    point = _session_points(loaded, session, point)
 
     async def go() -> BringupReport:
         site = _site(loaded)
@@ -171,6 +182,27 @@ def _site(loaded: Any) -> Site:
     from mcu_control.site import Site
 
     return Site(loaded, audit=AuditLog(audit_path()), actor="cli")
+
+
+def _session_points(loaded: Any, session: str | None, points: list[str] | None) -> list[str] | None:
+    """`--session ID`: the point ids of that session's roster (roster order); else `--point`."""
+    if session is None:
+        return points
+    from mcu_control.commands.common import device_errors, fail_config
+    from mcu_control.commands.schedule import open_db
+    from mcu_control.roster import session_roster
+
+    if points:
+        from devices.errors import ConfigError
+
+        fail_config(ConfigError("--session and --point cannot be combined", hint="use one"))
+    db = open_db()  # the sessions added with `schedule add` (exit 2 if it cannot be read)
+    try:
+        changes = [r.change for r in db.changes()]
+    finally:
+        db.dispose()
+    with device_errors():
+        return list(session_roster(loaded.profile, session, changes).points)
 
 
 def _points(site: Site, ids: list[str] | None) -> list[str] | None:

@@ -63,6 +63,13 @@ def check(path: PathArg = None, secrets: SecretsOpt = False) -> None:
         from mcu_control.commands.sim import ensure_demo_secret
 
         ensure_demo_secret()
+    from profiles.loader import capacity_warnings
+
+    capacity = capacity_warnings(loaded)  # rosters that exceed the MCUs' ports (exit 1)
+    summary["capacity_warnings"] = [w.to_dict() for w in capacity]
+    if not OPTIONS.json:
+        for w in capacity:
+            err_console().print(f"[yellow]warning:[/] {escape(str(w))}")
     if secrets:
         found = check_secrets(loaded)
         warnings = [w.to_dict() for w in found.warnings]
@@ -91,7 +98,7 @@ def check(path: PathArg = None, secrets: SecretsOpt = False) -> None:
             + (f", secrets readable ({summary['secrets']['checked']} sources)" if secrets else "")
         ),
     )
-    if secrets and summary["secrets"]["warnings"]:
+    if (secrets and summary["secrets"]["warnings"]) or capacity:
         raise typer.Exit(Exit.WARNINGS)
 
 
@@ -137,6 +144,9 @@ def show(path: PathArg = None) -> None:
 
 
 def _summary(loaded: LoadedProfile) -> dict[str, Any]:
+    from profiles.placement import site_mcus
+    from profiles.roster import groups
+
     p = loaded.profile
     return {
         "file": str(loaded.path),
@@ -147,6 +157,11 @@ def _summary(loaded: LoadedProfile) -> dict[str, Any]:
         "devices": len(device_rows(loaded)),
         "models": sorted(loaded.models),
         "session_rules": [r.id for r in p.sessions.rules],
+        "mcus": [
+            {"id": m.id, "model": m.model, "ports": m.ports, "host": m.host}
+            for m in site_mcus(p, loaded.models)
+        ],
+        "groups": {g: len(ids) for g, ids in groups(p).items()},
     }
 
 

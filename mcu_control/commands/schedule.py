@@ -127,6 +127,22 @@ def add(
     start: Annotated[str, typer.Argument(help="Start time HH:MM (site time).")],
     title: Annotated[str, typer.Option("--title", help="Title shown on panels.")],
     duration: Annotated[str, typer.Option("--duration", help="e.g. 3h, 2h30m.")] = "3h",
+    points: Annotated[
+        str | None,
+        typer.Option(
+            "--points",
+            help="Roster: these point ids, comma-separated (the central point always joins).",
+            show_default=False,
+        ),
+    ] = None,
+    groups: Annotated[
+        str | None,
+        typer.Option(
+            "--groups",
+            help="Roster: the points of these groups, comma-separated. Neither option: all.",
+            show_default=False,
+        ),
+    ] = None,
     reason: ReasonOpt = "",
     database: DbOpt = None,
     schema: SchemaOpt = None,
@@ -150,8 +166,19 @@ def add(
         seconds = parse_duration(duration)
     except ValueError as exc:
         _usage(str(exc))
-    change = AddedSession(session_id, title, _date(date, "DATE"), _time(start), seconds)
+    from mcu_control.commands.common import device_errors
+    from mcu_control.roster import check_names
+
+    with device_errors():  # an unknown point or group: exit 3, before anything is written
+        roster = check_names(loaded.profile, _csv(points), _csv(groups))
+    change = AddedSession(
+        session_id, title, _date(date, "DATE"), _time(start), seconds, roster=roster
+    )
     _record(loaded, db, change, reason)
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
 @app.command()
@@ -263,6 +290,11 @@ def database_schema(explicit: str | None) -> str | None:
     return explicit or os.environ.get("MCU_CONTROL_DATABASE_SCHEMA") or None
 
 
+def open_db(database: str | None = None, schema: str | None = None) -> ScheduleDb:
+    """The scheduler database (URL and schema from the options or the environment)."""
+    return _db(database, schema)
+
+
 def _db(database: str | None, schema: str | None) -> ScheduleDb:
     from scheduler.db import ScheduleDb
 
@@ -300,8 +332,17 @@ def _session_dict(loaded: LoadedProfile, cal: Calendar, occ: Occurrence) -> dict
         note = f"shifted from {occ.shifted_from} ({why})"
     elif occ.kind != "rule":
         note = occ.kind
+    from mcu_control.capacity import occurrence_capacity
+
+    capacity = occurrence_capacity(loaded, occ.roster, national=occ.national)
+    if capacity["shortfall"]:
+        note = (note + "; " if note else "") + (
+            f"roster of {capacity['points']} needs {capacity['needed_ports']} MCU ports, "
+            f"{capacity['available_ports']} available: {capacity['shortfall']} left out"
+        )
     return {
         **occ.to_dict(),
+        "capacity": capacity,
         "note": note,
         "drills": [
             {"label": j.label, "at": j.run_at.isoformat(), "job_id": j.job_id}

@@ -479,7 +479,14 @@ class MqttFeed:
         self._publish(self._topics.point(point_id), data, retain=True)
 
     def _publish_session(self) -> None:
-        payload = pl.session_payload(self._site, self._store.session, self._clock())
+        profile = self._loaded.profile
+        payload = pl.session_payload(
+            self._site,
+            self._store.session,
+            self._clock(),
+            site_name=profile.site.name,
+            all_points=tuple(p.id for p in profile.points),
+        )
         self._publish(self._topics.session, pl.encode(payload), retain=True)
 
     def _announce_ha(self) -> None:

@@ -171,14 +171,26 @@ def device_payload(site: str, device: DeviceState) -> dict[str, Any]:
     }
 
 
-def session_payload(site: str, session: SessionState, now: dt.datetime) -> dict[str, Any]:
-    """Session phase and the countdown to its start, computed at `now`."""
+def session_payload(
+    site: str,
+    session: SessionState,
+    now: dt.datetime,
+    *,
+    site_name: str = "",
+    all_points: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Session phase, the countdown to its start (computed at `now`) and its roster.
+
+    `points` is the session's roster in roster order, or `all_points` when the session names
+    none (no session known yet, or a session of every point).
+    """
     countdown: int | None = None
     if session.starts_at is not None:
         countdown = max(0, int((session.starts_at - now).total_seconds()))
     return {
         "v": SCHEMA_VERSION,
         "site": site,
+        "site_name": site_name,
         "phase": session.phase.value,
         "phase_label": SESSION_PHASE_LABELS[session.phase],
         "session_id": session.session_id,
@@ -188,6 +200,7 @@ def session_payload(site: str, session: SessionState, now: dt.datetime) -> dict[
         "countdown_s": countdown,
         "recording": session.recording,
         "recording_label": RECORDING_LABELS[session.recording],
+        "points": list(session.points if session.points is not None else all_points),
         "published_at": now.isoformat(),
     }
 

@@ -1,0 +1,113 @@
+"""Which points a session joins: the roster of a rule, a one-off or an added session.
+
+The orchestrator's callers (CLI `drill/bringup --session`, the scheduler's actions, the feed's
+"next session") resolve a session's roster here and pass plain point ids on; the resolution
+rules themselves are in profiles/roster.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from devices.errors import ConfigError
+from mcu_control.state import SessionPhase, SessionState
+from profiles import roster
+from scheduler.calendar import AddedSession
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from profiles.schema import Profile
+    from scheduler.calendar import Calendar, Change, Occurrence
+
+log = logging.getLogger("mcu_control.roster")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRoster:
+    """A session, the names its roster gives and the point ids they resolve to."""
+
+    session_id: str
+    title: str
+    names: tuple[str, ...]
+    points: tuple[str, ...]
+
+
+def occurrence_points(profile: Profile, occ: Occurrence) -> tuple[str, ...]:
+    """The point ids of a scheduled occurrence, in roster order (unknown names are logged)."""
+    found = roster.resolve(profile, occ.roster)
+    if found.unknown:
+        # an added session outlived a group or point removed from the profile since
+        log.warning(
+            "session %s: no point or group %s in the profile any more; going on without",
+            occ.key,
+            ", ".join(found.unknown),
+        )
+    return found.points
+
+
+def session_roster(
+    profile: Profile, session_id: str, changes: Sequence[Change] = ()
+) -> SessionRoster:
+    """The roster of a profile rule or one-off, or of a session added with `schedule add`.
+
+    Raises ConfigError (exit 3) naming the known sessions when `session_id` is none of them,
+    or naming the unknown points/groups of an added session's roster.
+    """
+    names: tuple[str, ...] | None = None
+    title = ""
+    for rule in profile.sessions.rules:
+        if rule.id == session_id:
+            names, title = tuple(rule.roster), rule.title
+    for one in profile.sessions.one_off:
+        if one.id == session_id:
+            names, title = tuple(one.roster), one.title
+    for change in changes:
+        if isinstance(change, AddedSession) and change.session_id == session_id:
+            names, title = change.roster, change.title
+    if names is None:
+        known = [r.id for r in profile.sessions.rules] + [s.id for s in profile.sessions.one_off]
+        known += [c.session_id for c in changes if isinstance(c, AddedSession)]
+        raise ConfigError(
+            f"no session {session_id!r}",
+            hint=f"sessions are: {', '.join(known) or 'none'} (see `schedule list`)",
+        )
+    found = roster.resolve(profile, names)
+    if found.unknown:
+        raise ConfigError(
+            f"session {session_id!r} names no point or group {', '.join(found.unknown)}",
+            hint=f"a roster names {roster.describe_names(profile)}",
+        )
+    return SessionRoster(session_id, title, names, found.points)
+
+
+def check_names(profile: Profile, points: Sequence[str], groups: Sequence[str]) -> tuple[str, ...]:
+    """Roster names from `--points` and `--groups`, each checked against the profile."""
+    ids = {p.id for p in profile.points}
+    known_groups = roster.groups(profile)
+    bad = [f"point {p!r}" for p in points if p not in ids]
+    bad += [f"group {g!r}" for g in groups if g not in known_groups and g != roster.ALL]
+    if bad:
+        raise ConfigError(
+            f"unknown {', '.join(bad)}", hint=f"a roster names {roster.describe_names(profile)}"
+        )
+    return tuple(dict.fromkeys([*points, *groups])) or (roster.ALL,)
+
+
+def next_session(profile: Profile, calendar: Calendar, now: dt.datetime) -> SessionState | None:
+    """The idle session state announcing the next occurrence and its roster (None: none)."""
+    upcoming = calendar.upcoming(now, days=400)  # sessions are at least yearly
+    if not upcoming:
+        return None
+    occ = upcoming[0]
+    return SessionState(
+        SessionPhase.IDLE,
+        occ.key,
+        occ.title,
+        occ.start,
+        occ.end,
+        points=occurrence_points(profile, occ),
+    )
