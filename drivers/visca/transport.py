@@ -67,12 +67,33 @@ class ViscaTransport(abc.ABC):
             code=reply.code,
         )
 
-    def _timeout(self, what: str, timeout_s: float) -> DeviceTimeoutError:
+    def _timeout(
+        self, what: str, timeout_s: float, *, may_have_applied: bool = False
+    ) -> DeviceTimeoutError:
+        """No answer at all: the camera may be off or the link wrong."""
+        hint = "check power, cabling/address (serial) or host and port (IP)"
+        if may_have_applied:
+            hint = (
+                f"the command may still be applied; {hint}; check with `mcu-control camera status`"
+            )
         return DeviceTimeoutError(
             f"no VISCA {what} within {timeout_s:g} s",
             device=self.name,
-            hint="check power, cabling/address (serial) or host and port (IP)",
+            hint=hint,
             timeout_s=timeout_s,
+            may_have_applied=may_have_applied,
+        )
+
+    def _completion_timeout(self, body: bytes, timeout_s: float) -> DeviceTimeoutError:
+        """ACK but no completion: the camera took the command and is still carrying it out."""
+        return DeviceTimeoutError(
+            f"the camera acknowledged {body.hex(' ')} but reported no completion within "
+            f"{timeout_s:g} s: it is still moving",
+            device=self.name,
+            hint="the move may still finish; check with `mcu-control camera status`, "
+            "or allow longer (--wait-timeout)",
+            timeout_s=timeout_s,
+            may_have_applied=True,
         )
 
     def protocol_error(self, detail: str) -> ProtocolError:
