@@ -33,6 +33,7 @@ from mcu_control.mqtt import payloads as pl
 from mcu_control.mqtt.commands import (
     CommandRouter,
     MalformedCommandError,
+    device_error_reply,
     error_reply,
     ok_reply,
     parse_request,
@@ -523,15 +524,19 @@ class MqttFeed:
     ) -> dict[str, Any]:
         handler = self._router[action]
         log.info("MQTT command %s (id %s) running", action, request_id)
+        deadline = asyncio.timeout(self._command_timeout)
         try:
-            async with asyncio.timeout(self._command_timeout):
+            async with deadline:
                 result = await handler(params)
-        except TimeoutError:
-            return error_reply(
-                request_id, "timeout", f"{action} did not finish in {self._command_timeout} s"
-            )
-        except McuControlError as exc:
-            return error_reply(request_id, "failed", str(exc))
+        except McuControlError as exc:  # first: a DeviceTimeoutError is also a TimeoutError
+            return device_error_reply(request_id, exc)
+        except TimeoutError as exc:
+            if deadline.expired():  # only the command's own deadline is a command timeout
+                return error_reply(
+                    request_id, "timeout", f"{action} did not finish in {self._command_timeout} s"
+                )
+            log.warning("MQTT command %s (id %s): unmapped timeout", action, request_id)
+            return error_reply(request_id, "failed", f"a device did not answer in time: {exc}")
         except (ValueError, KeyError, TypeError) as exc:
             return error_reply(request_id, "bad-params", f"{type(exc).__name__}: {exc}")
         except Exception as exc:
