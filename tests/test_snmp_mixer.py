@@ -251,6 +251,19 @@ def test_a_reboot_is_seen_even_when_the_new_uptime_exceeds_the_old() -> None:
     assert not mib.rebooted(uptime=389_000, previous=30_000, elapsed_s=3600)  # drift allowed
 
 
+async def test_a_set_without_answer_may_still_apply_a_get_not(agent: SnmpAgent) -> None:
+    mixer = v2c(agent, community=Secret("not-the-community"), timeout_s=0.3)
+    try:
+        with pytest.raises(DeviceTimeoutError) as set_exc:
+            await mixer.set_mute("mic1", True)
+        assert set_exc.value.may_have_applied is True
+        with pytest.raises(DeviceTimeoutError) as get_exc:
+            await mixer.get_mute("mic1")
+        assert get_exc.value.may_have_applied is False
+    finally:
+        await mixer.close()
+
+
 async def test_snapshot_recall_sets_the_active_snapshot(agent: SnmpAgent) -> None:
     mixer = v2c(agent)
     try:

@@ -50,6 +50,11 @@ CLOCK_WARN_S = 5.0
 # day, and GetSystemDateAndTime is a third of a health read's SOAP work (drills read it fresh)
 CLOCK_RECHECK_S = 300.0
 
+#: operations that change the camera: a timeout after sending one may still take effect
+_COMMANDS = frozenset(
+    {"GotoPreset", "SetPreset", "RemovePreset", "ContinuousMove", "AbsoluteMove", "Stop"}
+)
+
 _FAULT_HINTS = {
     "NotAuthorized": "check the username and password in the profile; "
     "if they are right, the camera may reject our clock — enable NTP on the camera",
@@ -329,11 +334,16 @@ class OnvifCamera(PtzCamera):
         except McuControlError:
             raise
         except TimeoutError:
+            applied = what in _COMMANDS
+            hint = f"check that {self.host}:{self.port} is the camera's ONVIF port"
+            if applied:
+                hint = f"the command may still be applied (check with `mcu-control camera status`); {hint}"
             raise DeviceTimeoutError(
                 f"{what}: no answer within {self.timeout_s:g} s",
                 device=self.name,
-                hint=f"check that {self.host}:{self.port} is the camera's ONVIF port",
+                hint=hint,
                 timeout_s=self.timeout_s,
+                may_have_applied=applied,
             ) from None
         except Exception as exc:  # noqa: BLE001 — zeep, aiohttp and lxml raise many kinds; all are mapped
             raise self._map_error(what, exc) from None

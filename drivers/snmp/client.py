@@ -288,11 +288,15 @@ class SnmpClient:
                 "; a wrong SNMPv3 privacy key or privacy protocol, or a context name the "
                 f"agent does not serve ({self.context or 'none'!r}), also looks like silence"
             )
+        applied = what.startswith("SET ")
+        if applied:  # the SET may have been applied and only the answer lost
+            hint = f"the SET may still be applied (check with `mcu-control mixer status`); {hint}"
         return DeviceTimeoutError(
             f"{what}: no answer from {self.host}:{self.port} within {self.deadline_s:g} s",
             device=self.name,
             hint=hint,
             timeout_s=self.deadline_s,
+            may_have_applied=applied,
         )
 
 

@@ -247,3 +247,22 @@ async def test_arrival_timeout_names_the_camera() -> None:
     finally:
         await cam.close()
         await sim.stop()
+
+
+async def test_a_timed_out_move_may_still_apply_a_timed_out_read_not() -> None:
+    sim = await _started()
+    cam = onvif_cam(sim, timeout_s=0.5)
+    try:
+        await cam.connect()
+        sim.faults.no_reply = True
+        with pytest.raises(DeviceTimeoutError) as move:
+            await cam.continuous_move(0.2, 0.0, 0.0, timeout_s=1.0)
+        assert move.value.may_have_applied is True
+        assert "may still be applied" in (move.value.hint or "")
+        with pytest.raises(DeviceTimeoutError) as read:
+            await cam.status()
+        assert read.value.may_have_applied is False
+    finally:
+        sim.faults.no_reply = False
+        await cam.close()
+        await sim.stop()
