@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import abc
-import asyncio
 import logging
 
-from devices.errors import DeviceError, DeviceTimeoutError, ProtocolError
-from drivers.visca.codec import ErrorCode, ErrorReply
+from devices.errors import DeviceBusyError, DeviceError, DeviceTimeoutError, ProtocolError
+from drivers.retry import RetryPolicy
+from drivers.visca.codec import ErrorCode, ErrorReply, error_class
 
-#: how often a "buffer full" command is retried before giving up, and the pause between tries
-BUFFER_FULL_RETRIES = 5
-BUFFER_FULL_PAUSE_S = 0.1
+#: a "buffer full" command is retried (5 times, 0.1 s apart): the sockets free up as moves end
+BUFFER_FULL_RETRY = RetryPolicy(attempts=6, pause_s=0.1, on=(DeviceBusyError,))
 
 
 class ViscaTransport(abc.ABC):
@@ -36,15 +35,11 @@ class ViscaTransport(abc.ABC):
         A "command buffer full" reply is retried a few times, since the sockets free up
         as running moves finish; every other error reply raises DeviceError.
         """
-        for attempt in range(BUFFER_FULL_RETRIES + 1):
-            try:
-                await self._command(body, completion_timeout_s)
-                return
-            except DeviceError as exc:
-                if exc.code != ErrorCode.BUFFER_FULL or attempt == BUFFER_FULL_RETRIES:
-                    raise
-                self.log.info("command buffer full; retrying in %.1f s", BUFFER_FULL_PAUSE_S)
-                await asyncio.sleep(BUFFER_FULL_PAUSE_S)
+        await BUFFER_FULL_RETRY.run(
+            lambda: self._command(body, completion_timeout_s),
+            log=self.log,
+            what=f"command {body.hex(' ')}",
+        )
 
     @abc.abstractmethod
     async def inquiry(self, body: bytes) -> bytes:
@@ -60,7 +55,7 @@ class ViscaTransport(abc.ABC):
             ErrorCode.NOT_EXECUTABLE: "the camera cannot do this now (standby? menu open?)",
         }
         hint = hints.get(reply.code)
-        return DeviceError(
+        return error_class(reply.code)(
             f"VISCA {reply.text}" + (f" for command {body.hex(' ')}" if body else ""),
             device=self.name,
             hint=hint,
