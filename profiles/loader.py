@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from devices.errors import ConfigError, ConfigProblem
 from profiles.camera import CameraModel
-from profiles.common import SecretFileModeWarning, SecretRef
+from profiles.common import SecretFileModeWarning, SecretRef, driver_spec
 from profiles.mcu import McuModel
 from profiles.mixer import MixerModel
 from profiles.schema import Profile
@@ -328,13 +328,13 @@ def _cross_checks(
             model = models.get(cam.model)
             if not isinstance(model, CameraModel):
                 continue
-            expected = "onvif" if cam.driver == "onvif" else "visca"
+            expected = driver_spec("PtzCamera", cam.driver).protocol
             if model.protocol != expected:
                 msg = f"model {cam.model!r} speaks {model.protocol}, but the driver is {cam.driver}"
                 problems.append(
                     ConfigProblem(f"points[{pi}].cameras[{ci}].driver", msg, file=str(path))
                 )
-            if model.visca is not None and cam.driver != "onvif":
+            if model.visca is not None and expected == "visca":
                 lo, hi = model.visca.preset_min, model.visca.preset_max
                 for name, number in cam.presets.items():
                     if not lo <= int(number) <= hi:
@@ -348,7 +348,7 @@ def _cross_checks(
         if mixer is not None and isinstance(models.get(mixer.model), MixerModel):
             mm = models[mixer.model]
             assert isinstance(mm, MixerModel)
-            expected = "snmp" if mixer.driver == "snmp" else "ttp"
+            expected = driver_spec("AudioMixer", mixer.driver).protocol
             if mm.protocol != expected:
                 msg = (
                     f"model {mixer.model!r} speaks {mm.protocol}, but the driver is {mixer.driver}"
@@ -356,7 +356,7 @@ def _cross_checks(
                 problems.append(ConfigProblem(f"points[{pi}].mixer.driver", msg, file=str(path)))
         mcu = point.mcu
         if mcu is not None and isinstance(models.get(mcu.model), McuModel):
-            fam = {"codian-xmlrpc": "codian", "rmx-xml": "rmx"}[mcu.driver]
+            fam = driver_spec("Mcu", mcu.driver).protocol
             mcm = models[mcu.model]
             assert isinstance(mcm, McuModel)
             if mcm.family != fam:

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from profiles.common import Host, Port, SecretRef, Slug, Strict, Timeout
+from profiles.common import (
+    Host,
+    Port,
+    SecretRef,
+    Slug,
+    Strict,
+    Timeout,
+    registered,
+    registered_protocol,
+)
 
-McuDriver = Literal["codian-xmlrpc", "rmx-xml"]
+#: a key of drivers/registry.py for an Mcu
+McuDriver = Annotated[str, AfterValidator(registered("Mcu"))]
 
 
 class ConferenceConfig(Strict):
@@ -52,7 +62,7 @@ class McuModel(Strict):
     name: str
     manufacturer: str
     description: str = ""
-    family: Literal["codian", "rmx"]
+    family: Annotated[str, AfterValidator(registered_protocol("Mcu"))]
     max_conferences: int = Field(ge=1)
     max_video_ports: int = Field(ge=1)
     conferences_per_page: int = Field(default=4, ge=1)

@@ -22,6 +22,7 @@ from devices.errors import DeviceError, DeviceTimeoutError, NotSupportedError, T
 from devices.health import HealthState
 from devices.interfaces import AudioMixer, Capability
 from devices.secrets import Secret
+from drivers.registry import keys
 from drivers.snmp.driver import SnmpMixer
 from drivers.tesira.driver import TesiraSerialMixer, TesiraTelnetMixer
 from hil.sim.snmp_agent import SnmpAgent, v2c_get_packet
@@ -77,7 +78,16 @@ def _snmp_peek(agent: SnmpAgent, channel: str) -> bool:
     return bool(int(varbinds[0][1]) == int(QSYS_OIDS["mute_on"]))
 
 
-@pytest.fixture(params=["ttp-serial-pty", "ttp-telnet", "snmp"])
+#: contract rows per registered driver key (tests/contract/test_registry.py checks coverage)
+ROWS: dict[str, list[str]] = {
+    "tesira-serial": ["ttp-serial-pty"],
+    "tesira-telnet": ["ttp-telnet"],
+    "snmp": ["snmp"],
+}
+KINDS = [row for key in keys("AudioMixer") for row in ROWS.get(key, [])]
+
+
+@pytest.fixture(params=KINDS)
 async def rig(
     request: pytest.FixtureRequest, tmp_path: Path, _no_leftover_tasks: None
 ) -> AsyncIterator[Rig]:
