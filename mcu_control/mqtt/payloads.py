@@ -155,6 +155,7 @@ def device_payload(site: str, device: DeviceState) -> dict[str, Any]:
         "health_label": HEALTH_LABELS[device.health.value],
         "reason": device.reason,
         "connected": device.connected,
+        "link": device.link,
         "details": device.details,
         "checked_at": _iso(device.checked_at),
     }
