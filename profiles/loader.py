@@ -318,6 +318,30 @@ def _load_model(name: str, search: list[Path]) -> tuple[DeviceModel | None, str 
     return None, f"unknown model {name!r} (no {name}.yaml in {', '.join(str(d) for d in search)})"
 
 
+def _participant_names(profile: Profile, mcu: McuModel, path: Path) -> list[ConfigProblem]:
+    """Participant names the MCU would refuse: each point's id and the recorder's id.
+
+    The participants the MCU dials are named after them (mcu_control/builders/mcu.py); a name
+    over the model's limit must fail here, before anything is sent.
+    """
+    limit = mcu.participant_name_max
+    if limit is None:
+        return []
+    out: list[ConfigProblem] = []
+    for pi, point in enumerate(profile.points):
+        named = [(f"points[{pi}].id", point.id)]
+        if point.recorder is not None:
+            named.append((f"points[{pi}].recorder.id", point.recorder.id))
+        for where, name in named:
+            if len(name) > limit:
+                msg = (
+                    f"{name!r} is {len(name)} characters; the MCU ({mcu.name}) accepts participant "
+                    f"names of at most {limit}: shorten it"
+                )
+                out.append(ConfigProblem(where, msg, file=str(path)))
+    return out
+
+
 def _cross_checks(
     profile: Profile, models: dict[str, DeviceModel], root: yaml.Node | None, path: Path
 ) -> list[ConfigProblem]:
@@ -362,4 +386,5 @@ def _cross_checks(
             if mcm.family != fam:
                 msg = f"model {mcu.model!r} is a {mcm.family} MCU, but the driver is {mcu.driver}"
                 problems.append(ConfigProblem(f"points[{pi}].mcu.driver", msg, file=str(path)))
+            problems += _participant_names(profile, mcm, path)
     return [_locate(p, root) for p in problems]

@@ -66,4 +66,6 @@ class McuModel(Strict):
     max_conferences: int = Field(ge=1)
     max_video_ports: int = Field(ge=1)
     conferences_per_page: int = Field(default=4, ge=1)
+    #: the longest participant name the MCU accepts (Codian API strings: 31); None: unknown
+    participant_name_max: int | None = Field(default=None, ge=1)
     supports_layout: bool = True
