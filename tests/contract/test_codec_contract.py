@@ -20,6 +20,7 @@ from devices.health import HealthState
 from devices.interfaces import Codec
 from drivers.registry import keys
 from drivers.sip.driver import H323Codec, SipCodec
+from hil.contract import codec_read_only
 from hil.sim.sip import H323Sim, SipResponder
 
 pytestmark = pytest.mark.usefixtures("_no_leftover_tasks")
@@ -90,3 +91,8 @@ async def test_ping_never_raises_and_names_no_secret(rig: Rig) -> None:
     for _ in range(3):
         result = await rig.codec.ping()
         assert isinstance(result.detail, str)
+
+
+async def test_the_hil_checks_hold(rig: Rig) -> None:
+    """What `pytest hil --inventory` runs against a real codec, here against the simulator."""
+    await codec_read_only(rig.codec)

@@ -43,6 +43,7 @@ from devices.secrets import Secret
 from drivers.codian.driver import CodianMcu
 from drivers.registry import keys
 from drivers.rmx.driver import RmxMcu
+from hil.contract import mcu_read_only
 from hil.sim.codian import CodianSim
 from hil.sim.http_sim import XmlHttpSimulator
 from hil.sim.rmx import RmxSim
@@ -716,3 +717,8 @@ async def test_codian_relearns_a_participant_readded_with_another_protocol(rig: 
         assert (await participant(rig.mcu, "s", "a")).audio_muted
     finally:
         await other.close()
+
+
+async def test_the_hil_checks_hold(rig: Rig) -> None:
+    """What `pytest hil --inventory` runs against a real MCU, here against the simulator."""
+    await mcu_read_only(rig.mcu)

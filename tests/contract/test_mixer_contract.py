@@ -25,6 +25,7 @@ from devices.secrets import Secret
 from drivers.registry import keys
 from drivers.snmp.driver import SnmpMixer
 from drivers.tesira.driver import TesiraSerialMixer, TesiraTelnetMixer
+from hil.contract import mixer_control, mixer_read_only
 from hil.sim.snmp_agent import SnmpAgent, v2c_get_packet
 from hil.sim.tesira import TesiraSim
 
@@ -255,3 +256,11 @@ async def test_unreachable_device_fails_fast_with_a_named_error(rig: Rig) -> Non
     await dead.close()
     assert loop.time() - started < 1.5
     assert exc.value.device == "contract.dead"
+
+
+async def test_the_hil_checks_hold(rig: Rig) -> None:
+    """What `pytest hil --inventory` runs against a real mixer, here against the simulator."""
+    await mixer_read_only(rig.mixer, channels=["mic1", "mic2", "out"])
+    before = await rig.peek_mute("mic2")
+    await mixer_control(rig.mixer, channel="mic2")
+    assert await rig.peek_mute("mic2") is before  # restored on the device

@@ -21,6 +21,7 @@ from devices.health import Health
 from devices.interfaces import AudioMixer, DeviceInfo
 from drivers import registry
 from drivers.registry import SPECS, DriverSpec, keys, resolve
+from hil.contract import CHECKS
 from mcu_control.builders import build
 from profiles.loader import load_profile
 
@@ -45,6 +46,14 @@ def test_contract_rows_name_only_registered_drivers() -> None:
     for kind, module in SUITES.items():
         rows: dict[str, list[str]] = importlib.import_module(module).ROWS
         assert set(rows) <= set(keys(kind)), f"{module} covers unregistered drivers"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.key for s in SPECS])
+def test_every_registered_driver_has_hil_checks(spec: DriverSpec) -> None:
+    """`pytest hil --inventory` checks every registered driver's interface (hil/contract.py)."""
+    assert spec.kind in CHECKS, f"no hil contract checks for {spec.kind} ({spec.key})"
+    read_only, _control = CHECKS[spec.kind]
+    assert callable(read_only)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.key for s in SPECS])
