@@ -35,6 +35,7 @@ from devices.interfaces import (
     CallState,
     Capability,
     ConferenceSpec,
+    ConnectionState,
     Mcu,
     Participant,
     ParticipantSpec,
@@ -231,6 +232,39 @@ async def test_codian_invented_enumerate_id_is_fault_16() -> None:
                 await mcu.call("participant.status", {"conferenceName": "x"})
             assert caught.value.code == 4
         finally:
+            await mcu.close()
+
+
+def _state(mcu: Mcu) -> ConnectionState:
+    return mcu.state
+
+
+async def test_codian_silence_fails_the_link_and_a_timed_out_change_may_still_apply() -> None:
+    """A dead HTTP MCU is not CONNECTED; a create that timed out says it may still happen."""
+    async with CodianSim(password=PASSWORD) as sim:
+        mcu = CodianMcu(
+            NAME,
+            host="127.0.0.1",
+            port=sim.port,
+            tls=False,
+            username="admin",
+            password=Secret(PASSWORD),
+            timeout_s=TIMEOUT_S,
+        )
+        try:
+            await mcu.connect()
+            assert mcu.state is ConnectionState.CONNECTED
+            sim.faults.delay_s = 10
+            with pytest.raises(DeviceTimeoutError) as created:
+                await mcu.create_conference(ConferenceSpec("late-one"))
+            assert created.value.may_have_applied is True
+            assert "may still be applied" in (created.value.hint or "")
+            assert _state(mcu) is ConnectionState.FAILED
+            with pytest.raises(DeviceTimeoutError) as read:
+                await mcu.info()
+            assert read.value.may_have_applied is False
+        finally:
+            sim.faults.delay_s = 0
             await mcu.close()
 
 
