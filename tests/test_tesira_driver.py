@@ -104,6 +104,10 @@ async def test_no_reply_times_out_then_recovers(pair: tuple[TesiraSim, TesiraMix
         await mixer.get_mute("mic1")
     assert 0.4 < loop.time() - t0 < 1.2
     sim.faults.no_reply = False
+    with pytest.raises(TransportError):  # the driver does not reconnect by itself
+        await mixer.get_mute("mic1")
+    assert mixer.state is ConnectionState.FAILED
+    await mixer.connect()  # what the supervisor does
     assert await mixer.get_mute("mic1") is False  # a fresh session, no stale reply
     assert mixer.sessions_opened == 2
 
@@ -136,7 +140,7 @@ async def test_err_everything_is_a_device_error(pair: tuple[TesiraSim, TesiraMix
     assert "fault injected" in exc.value.message
 
 
-async def test_dropped_link_is_a_transport_error_and_the_next_call_reconnects(
+async def test_dropped_link_is_a_transport_error_and_only_connect_reopens_it(
     pair: tuple[TesiraSim, TesiraMixer],
 ) -> None:
     sim, mixer = pair
@@ -145,6 +149,11 @@ async def test_dropped_link_is_a_transport_error_and_the_next_call_reconnects(
     with pytest.raises(TransportError):
         await mixer.get_mute("mic1")
     sim.faults.drop = False
+    with pytest.raises(TransportError) as again:
+        await mixer.get_mute("mic1")
+    assert "does not reopen" in again.value.message
+    assert mixer.sessions_opened == 1
+    await mixer.connect()  # the supervisor's job
     assert await mixer.get_mute("mic1") is True
     assert mixer.sessions_opened == 2
 
@@ -313,7 +322,7 @@ async def test_an_unanswered_set_may_still_apply(pair: tuple[TesiraSim, TesiraMi
         await mixer.set_mute("mic1", True)
     assert set_exc.value.may_have_applied is True
     assert "may still be applied" in (set_exc.value.hint or "")
-    await mixer.close()
+    await mixer.connect()
     with pytest.raises(DeviceTimeoutError) as get_exc:
         await mixer.get_mute("mic1")
     assert get_exc.value.may_have_applied is False

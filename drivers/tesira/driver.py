@@ -1,8 +1,10 @@
 """Biamp Tesira mixers over the Tesira Text Protocol, on RS-232 or telnet.
 
 Command text comes from the device model's templates (a plain dict); logical channel names map
-to (instance tag, index). A dead session is replaced by a new one on the next call, and the
-subscriptions taken so far are renewed on it (Tesira forgets them with the session).
+to (instance tag, index). The first use opens the session; a session that dies is not reopened
+by the driver (its state turns `failed`): reconnecting is the supervisor's job (`connect()`, or
+a new driver), and `connect()` renews the subscriptions taken so far (Tesira forgets them with
+the session).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from devices.errors import (
     McuControlError,
     NotSupportedError,
     ProtocolError,
+    TransportError,
 )
 from devices.health import Health
 from devices.interfaces import (
@@ -336,12 +339,19 @@ class TesiraMixer(AudioMixer):
             raise ProtocolError(exc.message, device=self.name) from None
 
     async def _send(self, line: bytes) -> Ok | Err:
-        await self.connect()
-        assert self._session is not None
+        if self.state is ConnectionState.NEW:
+            await self.connect()  # the first use opens the session; a lost one is not reopened
+        session = self._session
+        if session is None or session.state is not ConnectionState.CONNECTED:
+            raise TransportError(
+                f"the TTP session is {self.state}; the driver does not reopen it",
+                device=self.name,
+                hint="the device supervisor reconnects (a new driver, or connect())",
+            )
         try:
-            return await self._session.command(line)
+            return await session.command(line)
         finally:
-            if self._session is not None and self._session.state is ConnectionState.FAILED:
+            if not session.alive:
                 self.state = ConnectionState.FAILED
 
     async def _ok(self, line: bytes) -> Ok:

@@ -62,6 +62,11 @@ class TtpSession:
         """The address, for messages."""
         raise NotImplementedError
 
+    @property
+    def alive(self) -> bool:
+        """True while the session can carry commands."""
+        return self.state is ConnectionState.CONNECTED
+
     async def open(self) -> None:
         """Connect and, for telnet, wait for the banner; raise TransportError/DeviceTimeoutError."""
         self.state = ConnectionState.CONNECTING
