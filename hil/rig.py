@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from devices.errors import ConfigError
+from drivers.registry import spec
 from hil.scenario import Scenario, load_scenario
 from profiles.camera import CameraConfig, CameraModel
 from profiles.loader import LoadedProfile
@@ -106,7 +108,8 @@ class Rig:
             if mixer is None:
                 continue
             dev = f"{point.id}.{mixer.id}"
-            if mixer.driver == "snmp":
+            simulator = spec("AudioMixer", mixer.driver).simulator
+            if simulator == "snmpsim":
                 assert mixer.snmp is not None
                 assert mixer.host is not None
                 if self.scenario.device(dev).down:
@@ -118,8 +121,14 @@ class Rig:
                     ).reveal()
                 snmp_endpoints.append((mixer.host, mixer.effective_port or 161))
                 snmp_devices.append(dev)
-            else:
+            elif simulator in ("tesira-telnet", "tesira-serial"):
                 entries.append(self._tesira(point, mixer))
+            else:
+                raise ConfigError(
+                    f"the simulated rig has no simulator for mixer driver {mixer.driver!r}",
+                    device=dev,
+                    hint=f"add one for simulator {simulator!r} in hil/rig.py",
+                )
         if snmp_endpoints:
             from hil.sim.snmp_agent import SnmpAgent
 
@@ -163,15 +172,13 @@ class Rig:
         if b.down:
             return Entry(dev, "codec", "", "down", None)
         sim: Simulator
-        if cfg.driver == "sip":
+        if spec("Codec", cfg.driver).simulator == "sip":
             sim = SipResponder(transport=cfg.transport, host=cfg.host, port=cfg.effective_port)
             where = f"sip {cfg.transport} {cfg.host}:{cfg.effective_port}"
         else:
             sim = H323Sim(host=cfg.host, port=cfg.effective_port)
             where = f"h323 tcp {cfg.host}:{cfg.effective_port}"
-        return Entry(
-            dev, "SipResponder" if cfg.driver == "sip" else "H323Sim", where, behaviour, sim
-        )
+        return Entry(dev, type(sim).__name__, where, behaviour, sim)
 
     def _recorder(self, point: PointConfig) -> Entry:
         from hil.sim.sip import SipResponder
@@ -251,7 +258,8 @@ class Rig:
         model = self.loaded.models.get(cam.model)
         ranges = _visca_ranges(model)
         sim: Simulator
-        if cam.driver == "onvif":
+        simulator = spec("PtzCamera", cam.driver).simulator
+        if simulator == "onvif-camera":
             from hil.sim.onvif_cam import OnvifCameraSim
 
             assert cam.password is not None
@@ -268,7 +276,7 @@ class Rig:
             )
             where = f"http://{cam.host}:{cam.effective_port}/onvif/device_service"
             kind = "OnvifCameraSim"
-        elif cam.driver == "visca-ip":
+        elif simulator == "visca-ip":
             from hil.sim.visca_cam import ViscaIpSim
 
             sim = ViscaIpSim(
@@ -280,7 +288,7 @@ class Rig:
             )
             where = f"udp {cam.host}:{cam.effective_port}"
             kind = "ViscaIpSim"
-        else:
+        elif simulator == "visca-serial":
             from hil.sim.visca_cam import ViscaSerialSim
 
             assert cam.serial is not None
@@ -294,6 +302,12 @@ class Rig:
             )
             where = cam.serial.port
             kind = "ViscaSerialSim"
+        else:
+            raise ConfigError(
+                f"the simulated rig has no simulator for camera driver {cam.driver!r}",
+                device=dev,
+                hint=f"add one for simulator {simulator!r} in hil/rig.py",
+            )
         behaviour = f"move {move:g} s" + (
             f", clock {b.clock_offset_s:+g} s" if b.clock_offset_s else ""
         )
@@ -325,7 +339,7 @@ class Rig:
                 "type": "meter",
                 "channels": max(sizes.values(), default=1),
             }
-        if mixer.driver == "tesira-telnet":
+        if spec("AudioMixer", mixer.driver).link != "serial":
             port = mixer.effective_port or 23
             sim = TesiraSim(
                 transport="telnet",

@@ -1,9 +1,10 @@
-"""Build every device of a profile through the per-kind builders."""
+"""Build every device of a profile through the registry's typed builders."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mcu_control.builders import build
 
 if TYPE_CHECKING:
     from devices.interfaces import AudioMixer, Codec, Mcu, PtzCamera
@@ -14,30 +15,36 @@ if TYPE_CHECKING:
     from profiles.schema import PointConfig
 
 
-def _builder(kind: str) -> Any:
-    return importlib.import_module(f"mcu_control.builders.{kind}").build
-
-
 def device_id(point: PointConfig, device: str) -> str:
     """The site-wide id of a device, used in messages, topics and the state store."""
     return f"{point.id}.{device}"
 
 
 def build_mcu(loaded: LoadedProfile) -> Mcu:
-    mcu: Mcu = _builder("mcu")(loaded)
-    return mcu
+    from mcu_control.builders import mcu
+
+    return mcu.build(loaded)
 
 
 def build_camera(loaded: LoadedProfile, point: PointConfig, cfg: CameraConfig) -> PtzCamera:
-    cam: PtzCamera = _builder("camera")(loaded, point, cfg)
+    from devices.interfaces import PtzCamera
+
+    cam = build("PtzCamera", cfg.driver, loaded, point, cfg)
+    assert isinstance(cam, PtzCamera)
     return cam
 
 
 def build_mixer(loaded: LoadedProfile, point: PointConfig, cfg: MixerConfig) -> AudioMixer:
-    mixer: AudioMixer = _builder("mixer")(loaded, point, cfg)
+    from devices.interfaces import AudioMixer
+
+    mixer = build("AudioMixer", cfg.driver, loaded, point, cfg)
+    assert isinstance(mixer, AudioMixer)
     return mixer
 
 
 def build_codec(loaded: LoadedProfile, point: PointConfig, cfg: CodecConfig) -> Codec:
-    codec: Codec = _builder("codec")(loaded, point, cfg)
+    from devices.interfaces import Codec
+
+    codec = build("Codec", cfg.driver, loaded, point, cfg)
+    assert isinstance(codec, Codec)
     return codec

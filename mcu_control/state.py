@@ -56,6 +56,8 @@ class DeviceState:
     health: HealthState = HealthState.UNKNOWN
     reason: str = ""  # technician text: device topics and the CLI only, never a room panel
     connected: bool = False
+    #: the supervisor's LinkState: connecting, ready, backoff or stopped (not supervised)
+    link: str = "stopped"
     details: dict[str, Any] = field(default_factory=dict)  # JSON-ready, no secrets
     checked_at: dt.datetime | None = None
     error_kind: str | None = None  # `kind` of the error of the last failed read (devices.errors)

@@ -18,8 +18,9 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from mcu_control.site import Site
 from mcu_control.state import PointPhase
@@ -72,8 +73,26 @@ class ReadBudget:
             self._tokens -= 1
 
 
+class LinkState(StrEnum):
+    """Where a supervisor is with its device's connection; published as the device's `link`."""
+
+    CONNECTING = "connecting"  # a read is under way and the device has not answered yet
+    READY = "ready"  # the last read answered
+    BACKOFF = "backoff"  # the last read failed; waiting before the next try
+    STOPPED = "stopped"  # not supervised
+
+
+#: run after a (re)connection: the device answered after not having answered (e.g. renew
+#: Tesira subscriptions); a failing hook is logged, it does not fail the device
+OnConnected = Callable[[str], Awaitable[None]]
+
+
 class DeviceSupervisor:
-    """Keeps one device's record in the store current; never raises out of its task."""
+    """Keeps one device's record in the store current; never raises out of its task.
+
+    It owns the device's connection lifecycle: `link` (LinkState) is published to the store
+    at every change, and `on_connected` hooks run each time the device answers again.
+    """
 
     def __init__(
         self,
@@ -85,6 +104,7 @@ class DeviceSupervisor:
         timeout_s: float = 5.0,
         backoff: Backoff = Backoff(),
         budget: ReadBudget | None = None,
+        on_connected: list[OnConnected] | None = None,
     ) -> None:
         self.site = site
         self.device_id = device_id
@@ -93,8 +113,10 @@ class DeviceSupervisor:
         self.timeout_s = timeout_s
         self.backoff = backoff
         self.budget = budget
+        self.on_connected = list(on_connected or [])
         self.failures = 0
         self.reconnects = 0
+        self.link = LinkState.STOPPED
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -107,6 +129,7 @@ class DeviceSupervisor:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        self._set_link(LinkState.STOPPED)
 
     async def check_once(self) -> bool:
         """One health read into the store; True if the device answered."""
@@ -117,6 +140,8 @@ class DeviceSupervisor:
         while True:
             if self.budget is not None:
                 await self.budget.acquire()
+            if self.link is not LinkState.READY:
+                self._set_link(LinkState.CONNECTING)
             try:
                 ok = await self.check_once()
             except Exception:  # a bug must not kill supervision of this device
@@ -128,6 +153,9 @@ class DeviceSupervisor:
                     log.info("%s: back after %d failed reads", self.device_id, self.failures)
                     self.site.store.event("device-recovered", device=self.device_id)
                 self.failures = 0
+                if self.link is not LinkState.READY:
+                    self._set_link(LinkState.READY)
+                    await self._connected()
                 await asyncio.sleep(self.interval_s)
             else:
                 if self.failures == 0:
@@ -143,7 +171,21 @@ class DeviceSupervisor:
                     )
                 wait = delay(self.failures)
                 self.failures += 1
+                self._set_link(LinkState.BACKOFF)
                 await asyncio.sleep(wait)
+
+    def _set_link(self, link: LinkState) -> None:
+        self.link = link
+        if self.device_id in self.site.store.devices:
+            self.site.store.update_device(self.device_id, link=link.value)
+
+    async def _connected(self) -> None:
+        for hook in self.on_connected:
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    await hook(self.device_id)
+            except Exception:
+                log.warning("%s: on_connected hook failed", self.device_id, exc_info=True)
 
 
 def supervisors(

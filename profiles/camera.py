@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from profiles.common import Host, Port, SecretRef, SerialLink, Slug, Strict, Timeout
+from profiles.common import (
+    Host,
+    Port,
+    SecretRef,
+    SerialLink,
+    Slug,
+    Strict,
+    Timeout,
+    check_link,
+    driver_spec,
+    registered,
+    registered_protocol,
+)
 
-CameraDriver = Literal["onvif", "visca-serial", "visca-ip"]
+#: a key of drivers/registry.py for a PtzCamera
+CameraDriver = Annotated[str, AfterValidator(registered("PtzCamera"))]
 
 
 class CameraConfig(Strict):
@@ -29,18 +42,14 @@ class CameraConfig(Strict):
 
     @model_validator(mode="after")
     def _transport_fields(self) -> CameraConfig:
-        if self.driver == "visca-serial" and self.serial is None:
-            raise ValueError("a visca-serial camera needs `serial: {port: /dev/ttyUSB0}`")
-        if self.driver in ("onvif", "visca-ip") and self.host is None:
-            raise ValueError(f"an {self.driver} camera needs `host`")
-        if self.driver == "onvif" and (self.username is None or self.password is None):
-            raise ValueError("an onvif camera needs `username` and `password: {env: …}`")
+        spec = driver_spec("PtzCamera", self.driver)
+        check_link(spec, "camera", dict(self))
         if self.session_preset not in self.presets:
             raise ValueError(
                 f"session_preset {self.session_preset!r} is not one of the presets "
                 f"({', '.join(self.presets)})"
             )
-        if self.driver != "onvif":
+        if spec.protocol == "visca":
             for name, number in self.presets.items():
                 if not number.isdigit():
                     raise ValueError(
@@ -52,7 +61,7 @@ class CameraConfig(Strict):
     def effective_port(self) -> int | None:
         if self.port is not None:
             return self.port
-        return {"onvif": 80, "visca-ip": 52381}.get(self.driver)
+        return driver_spec("PtzCamera", self.driver).default_port
 
 
 class ViscaModel(Strict):
@@ -79,7 +88,7 @@ class CameraModel(Strict):
     name: str
     manufacturer: str
     description: str = ""
-    protocol: Literal["visca", "onvif"]
+    protocol: Annotated[str, AfterValidator(registered_protocol("PtzCamera"))]
     visca: ViscaModel | None = None
     onvif: OnvifModel | None = None
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from profiles.common import Host, Port, Slug, Strict, Timeout
+from profiles.common import Host, Port, Slug, Strict, Timeout, driver_spec, registered
 
 
 class DialAddress(Strict):
@@ -17,7 +17,7 @@ class DialAddress(Strict):
 class CodecConfig(Strict):
     id: Slug
     name: str = "Codec"
-    driver: Literal["sip", "h323"]
+    driver: Annotated[str, AfterValidator(registered("Codec"))]
     model: str | None = None
     address: str = Field(min_length=1, max_length=63)  # what the MCU dials
     host: Host  # what reachability checks probe
@@ -35,4 +35,4 @@ class CodecConfig(Strict):
 
     @property
     def effective_port(self) -> int:
-        return self.port or (5060 if self.driver == "sip" else 1720)
+        return self.port or driver_spec("Codec", self.driver).default_port or 5060

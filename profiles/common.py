@@ -6,13 +6,17 @@ import os
 import re
 import stat
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from devices.errors import ConfigError
 from devices.secrets import Secret
+
+if TYPE_CHECKING:
+    from drivers.registry import DriverSpec
 
 #: ids are slugs so they can appear in MQTT topics, file names and CLI arguments
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,47}$")]
@@ -108,3 +112,54 @@ def parse_duration(text: str) -> int:
     if not cleaned or _DURATION_RE.sub("", cleaned):
         raise ValueError(f"{text!r} is not a duration; write e.g. 1d, 2h, 15m or 1h30m")
     return sum(int(n) * _UNITS[u] for n, u in _DURATION_RE.findall(cleaned))
+
+
+def registered(kind: str) -> Callable[[str], str]:
+    """A validator for a `driver:` key: one of `drivers/registry.py`'s keys for interface `kind`.
+
+    Use as `Annotated[str, AfterValidator(registered("PtzCamera"))]`: the registry is the one
+    list of driver keys, and an unknown key names the known ones.
+    """
+
+    def check(key: str) -> str:
+        from drivers.registry import keys
+
+        known = keys(kind)
+        if key not in known:
+            raise ValueError(f"unknown driver {key!r}; registered: {', '.join(known)}")
+        return key
+
+    return check
+
+
+def registered_protocol(kind: str) -> Callable[[str], str]:
+    """A validator for a model file's `protocol:`/`family:`: one some registered driver speaks."""
+
+    def check(protocol: str) -> str:
+        from drivers.registry import specs
+
+        known = sorted({s.protocol for s in specs(kind).values()})
+        if protocol not in known:
+            raise ValueError(f"no registered driver speaks {protocol!r}; known: {', '.join(known)}")
+        return protocol
+
+    return check
+
+
+def driver_spec(kind: str, key: str) -> DriverSpec:
+    """The registry's spec of a (validated) driver key."""
+    from drivers.registry import spec
+
+    return spec(kind, key)
+
+
+def check_link(spec: DriverSpec, what: str, fields: dict[str, object]) -> None:
+    """Raise ValueError unless `fields` give what the driver's link and requirements need."""
+    if spec.link == "serial":
+        if fields.get("serial") is None:
+            raise ValueError(f"a {spec.key} {what} needs `serial: {{port: /dev/ttyUSB0}}`")
+    elif fields.get("host") is None:
+        raise ValueError(f"a {spec.key} {what} needs `host`")
+    missing = [f"`{name}`" for name in spec.requires if fields.get(name) is None]
+    if missing:
+        raise ValueError(f"a {spec.key} {what} needs {' and '.join(missing)}")

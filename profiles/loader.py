@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from devices.errors import ConfigError, ConfigProblem
 from profiles.camera import CameraModel
-from profiles.common import SecretFileModeWarning, SecretRef
+from profiles.common import SecretFileModeWarning, SecretRef, driver_spec
 from profiles.mcu import McuModel
 from profiles.mixer import MixerModel
 from profiles.schema import OneOffSession, Profile, SessionRule
@@ -434,6 +434,30 @@ def _load_model(name: str, search: list[Path]) -> tuple[DeviceModel | None, str 
     return None, f"unknown model {name!r} (no {name}.yaml in {', '.join(str(d) for d in search)})"
 
 
+def _participant_names(profile: Profile, mcu: McuModel, path: Path) -> list[ConfigProblem]:
+    """Participant names the MCU would refuse: each point's id and the recorder's id.
+
+    The participants the MCU dials are named after them (mcu_control/builders/mcu.py); a name
+    over the model's limit must fail here, before anything is sent.
+    """
+    limit = mcu.participant_name_max
+    if limit is None:
+        return []
+    out: list[ConfigProblem] = []
+    for pi, point in enumerate(profile.points):
+        named = [(f"points[{pi}].id", point.id)]
+        if point.recorder is not None:
+            named.append((f"points[{pi}].recorder.id", point.recorder.id))
+        for where, name in named:
+            if len(name) > limit:
+                msg = (
+                    f"{name!r} is {len(name)} characters; the MCU ({mcu.name}) accepts participant "
+                    f"names of at most {limit}: shorten it"
+                )
+                out.append(ConfigProblem(where, msg, file=str(path)))
+    return out
+
+
 def _cross_checks(
     profile: Profile, models: dict[str, DeviceModel], root: yaml.Node | None, path: Path
 ) -> list[ConfigProblem]:
@@ -444,13 +468,13 @@ def _cross_checks(
             model = models.get(cam.model)
             if not isinstance(model, CameraModel):
                 continue
-            expected = "onvif" if cam.driver == "onvif" else "visca"
+            expected = driver_spec("PtzCamera", cam.driver).protocol
             if model.protocol != expected:
                 msg = f"model {cam.model!r} speaks {model.protocol}, but the driver is {cam.driver}"
                 problems.append(
                     ConfigProblem(f"points[{pi}].cameras[{ci}].driver", msg, file=str(path))
                 )
-            if model.visca is not None and cam.driver != "onvif":
+            if model.visca is not None and expected == "visca":
                 lo, hi = model.visca.preset_min, model.visca.preset_max
                 for name, number in cam.presets.items():
                     if not lo <= int(number) <= hi:
@@ -464,7 +488,7 @@ def _cross_checks(
         if mixer is not None and isinstance(models.get(mixer.model), MixerModel):
             mm = models[mixer.model]
             assert isinstance(mm, MixerModel)
-            expected = "snmp" if mixer.driver == "snmp" else "ttp"
+            expected = driver_spec("AudioMixer", mixer.driver).protocol
             if mm.protocol != expected:
                 msg = (
                     f"model {mixer.model!r} speaks {mm.protocol}, but the driver is {mixer.driver}"
@@ -472,10 +496,11 @@ def _cross_checks(
                 problems.append(ConfigProblem(f"points[{pi}].mixer.driver", msg, file=str(path)))
         mcu = point.mcu
         if mcu is not None and isinstance(models.get(mcu.model), McuModel):
-            fam = {"codian-xmlrpc": "codian", "rmx-xml": "rmx"}[mcu.driver]
+            fam = driver_spec("Mcu", mcu.driver).protocol
             mcm = models[mcu.model]
             assert isinstance(mcm, McuModel)
             if mcm.family != fam:
                 msg = f"model {mcu.model!r} is a {mcm.family} MCU, but the driver is {mcu.driver}"
                 problems.append(ConfigProblem(f"points[{pi}].mcu.driver", msg, file=str(path)))
+            problems += _participant_names(profile, mcm, path)
     return [_locate(p, root) for p in problems]

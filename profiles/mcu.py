@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
-from profiles.common import Host, Port, SecretRef, Slug, Strict, Timeout
+from profiles.common import (
+    Host,
+    Port,
+    SecretRef,
+    Slug,
+    Strict,
+    Timeout,
+    registered,
+    registered_protocol,
+)
 
-McuDriver = Literal["codian-xmlrpc", "rmx-xml"]
+#: a key of drivers/registry.py for an Mcu
+McuDriver = Annotated[str, AfterValidator(registered("Mcu"))]
 
 
 class ConferenceConfig(Strict):
@@ -90,8 +100,10 @@ class McuModel(Strict):
     name: str
     manufacturer: str
     description: str = ""
-    family: Literal["codian", "rmx"]
+    family: Annotated[str, AfterValidator(registered_protocol("Mcu"))]
     max_conferences: int = Field(ge=1)
     max_video_ports: int = Field(ge=1)
     conferences_per_page: int = Field(default=4, ge=1)
+    #: the longest participant name the MCU accepts (Codian API strings: 31); None: unknown
+    participant_name_max: int | None = Field(default=None, ge=1)
     supports_layout: bool = True

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from profiles.common import Host, Port, SecretRef, SerialLink, Slug, Strict, Timeout
+from profiles.common import (
+    Host,
+    Port,
+    SecretRef,
+    SerialLink,
+    Slug,
+    Strict,
+    Timeout,
+    check_link,
+    driver_spec,
+    registered,
+    registered_protocol,
+)
 
-MixerDriver = Literal["tesira-serial", "tesira-telnet", "snmp"]
+#: a key of drivers/registry.py for an AudioMixer
+MixerDriver = Annotated[str, AfterValidator(registered("AudioMixer"))]
 
 
 class ChannelConfig(Strict):
@@ -57,16 +70,12 @@ class MixerConfig(Strict):
 
     @model_validator(mode="after")
     def _transport_fields(self) -> MixerConfig:
-        if self.driver == "tesira-serial" and self.serial is None:
-            raise ValueError("a tesira-serial mixer needs `serial: {port: /dev/ttyUSB1}`")
-        if self.driver in ("tesira-telnet", "snmp") and self.host is None:
-            raise ValueError(f"a {self.driver} mixer needs `host`")
-        if self.driver == "snmp" and self.snmp is None:
-            raise ValueError("an snmp mixer needs an `snmp:` section")
+        spec = driver_spec("AudioMixer", self.driver)
+        check_link(spec, "mixer", dict(self))
         for ch in self.session_channels:
             if ch not in self.channels:
                 raise ValueError(f"session channel {ch!r} is not one of the channels")
-        if self.driver.startswith("tesira"):
+        if spec.protocol == "ttp":
             for ch_name, channel in self.channels.items():
                 if channel.block is None:
                     raise ValueError(f"Tesira channel {ch_name!r} needs `block` (its instance tag)")
@@ -76,7 +85,7 @@ class MixerConfig(Strict):
     def effective_port(self) -> int | None:
         if self.port is not None:
             return self.port
-        return {"tesira-telnet": 23, "snmp": 161}.get(self.driver)
+        return driver_spec("AudioMixer", self.driver).default_port
 
 
 class TtpModel(Strict):
@@ -106,7 +115,7 @@ class MixerModel(Strict):
     name: str
     manufacturer: str
     description: str = ""
-    protocol: Literal["ttp", "snmp"]
+    protocol: Annotated[str, AfterValidator(registered_protocol("AudioMixer"))]
     level_min_db: float = -100.0
     level_max_db: float = 12.0
     ttp: TtpModel | None = None

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from hil.sim.onvif_cam import OnvifCameraSim
 from hil.sim.visca_cam import ViscaSerialSim
@@ -149,3 +152,79 @@ async def test_status_deadlines_run_concurrently(
     finally:
         for sim in sims:
             await sim.stop()
+
+
+async def _visca_profile(
+    demo_profile_data: dict[str, Any],
+    write_profile: Callable[[dict[str, Any]], Path],
+    sim: ViscaSerialSim,
+) -> str:
+    data = demo_profile_data
+    _camera(data, "tien-du", "cam1")["serial"]["port"] = sim.url
+    data["points"] = [p for p in data["points"] if p["id"] in ("trung-tam", "tien-du")]
+    return str(write_profile(data))
+
+
+def _stops(sim: ViscaSerialSim) -> int:
+    """Pan-tilt Drive bodies with both directions 03 (stop), protocols §4."""
+    return sum(b[:3] == b"\x01\x06\x01" and b[5:7] == b"\x03\x03" for b in sim.engine.executed)
+
+
+async def test_move_absolute_waits_past_the_continuous_timeout(
+    demo_profile_data: dict[str, Any], write_profile: Callable[[dict[str, Any]], Path]
+) -> None:
+    """A 1.5 s move succeeds with the default options (--timeout 1 is the continuous one)."""
+    sim = ViscaSerialSim(move_time_s=1.5)
+    await sim.start()
+    try:
+        profile = await _visca_profile(demo_profile_data, write_profile, sim)
+        args = ["--profile", profile, "camera", "move", "tien-du", "cam1", "--absolute"]
+        rc, out, err = await mcu(*args, "--pan", "0.5", "--zoom", "0.4", "--json")
+        assert rc == 0, (out, err)
+        assert out["status"]["moving"] is False
+        assert abs(out["status"]["position"]["pan"] - 0.5) < 0.01
+        assert not sim.engine.motion.moving()
+    finally:
+        await sim.stop()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+async def test_interrupted_continuous_move_stops_the_camera(
+    demo_profile_data: dict[str, Any],
+    write_profile: Callable[[dict[str, Any]], Path],
+    signum: int,
+) -> None:
+    sim = ViscaSerialSim()
+    await sim.start()
+    try:
+        profile = await _visca_profile(demo_profile_data, write_profile, sim)
+        env = {**os.environ, "MCU_CONTROL_DEMO_SECRET": SECRET}
+        proc = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "cli", "--profile", profile, "camera", "move"),
+            *("tien-du", "cam1", "--pan", "0.2", "--timeout", "30"),
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            async with asyncio.timeout(30):
+                while not sim.engine.motion.moving():
+                    await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)
+            try:
+                proc.send_signal(signum)
+            except ProcessLookupError:
+                pytest.fail("the CLI exited while the camera was still moving")
+            start = time.monotonic()
+            await asyncio.wait_for(proc.communicate(), 10)
+            assert time.monotonic() - start < 3
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        assert proc.returncode in (130, 128 + signal.SIGTERM)
+        assert _stops(sim) >= 1
+        assert not sim.engine.motion.moving()
+    finally:
+        await sim.stop()

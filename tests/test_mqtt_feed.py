@@ -26,6 +26,8 @@ from paho.mqtt.properties import Properties
 from devices.errors import ConfigError
 from devices.health import HealthState
 from devices.secrets import Secret
+from drivers.tesira.driver import TesiraTelnetMixer
+from hil.sim.tesira import TesiraSim
 from mcu_control.audit import AuditLog
 from mcu_control.mqtt import MqttFeed, parse_url, resolve_url
 from mcu_control.mqtt.commands import response_topic_allowed
@@ -588,6 +590,85 @@ async def test_commands_allowed_refused_malformed_and_audited(
         finally:
             rec.close()
             await feed.stop()
+
+
+async def test_a_device_timeout_is_failed_with_its_kind_not_a_command_timeout(
+    tmp_path: Path, profile_for: Callable[..., LoadedProfile]
+) -> None:
+    """A silent DSP times out after 0.3 s: not "did not finish in 120 s" (the command's own)."""
+    loaded = profile_for(
+        commands={"enabled": True, "allow": ["mixer-mute", "drill"], "timeout_s": 120}
+    )
+    store = StateStore()
+    store.seed(loaded.profile)
+    sim = TesiraSim(transport="telnet")
+    await sim.start()
+    mixer = TesiraTelnetMixer(
+        "tien-du.mixer",
+        host="127.0.0.1",
+        port=sim.port,
+        commands={
+            "get_mute": "{block} get mute {index}",
+            "set_mute": "{block} set mute {index} {value}",
+        },
+        channels={"mic1": ("MicMute", 1)},
+        timeout_s=0.3,
+    )
+
+    async def mute(params: dict[str, Any]) -> dict[str, Any]:
+        await mixer.set_mute("mic1", True)
+        return {}
+
+    async def endless(params: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(3600)
+        return {}
+
+    router = {"mixer-mute": mute, "drill": endless}
+    with mosquitto(tmp_path / "b") as broker:
+        feed = await started(MqttFeed(loaded, store, url=broker.url(), commands=router))
+        rec = Recorder(broker.port, [f"{PREFIX}/cmd/+/reply"])
+        try:
+            await mixer.connect()
+            sim.faults.no_reply = True
+            start = time.monotonic()
+            rec.client.publish(f"{PREFIX}/cmd/mixer-mute", json.dumps({"id": "m1"}), qos=1)
+            reply = await wait(rec, lambda msgs: _reply_to(msgs, "m1"))
+            assert time.monotonic() - start < 5
+            error = reply["error"]
+            assert error["code"] == "failed"
+            assert error["kind"] == "timeout"
+            assert error["device"] == "tien-du.mixer"
+            assert error["may_have_applied"] is True
+            assert "120" not in error["message"]
+            validate_all(rec.messages)
+        finally:
+            rec.close()
+            await feed.stop()
+            await mixer.close()
+            await sim.stop()
+
+    # the command's own deadline is still a command timeout (1 s, the schema's least)
+    short = profile_for(commands={"enabled": True, "allow": ["drill"], "timeout_s": 1})
+    with mosquitto(tmp_path / "c") as broker:
+        feed = await started(MqttFeed(short, store, url=broker.url(), commands=router))
+        rec = Recorder(broker.port, [f"{PREFIX}/cmd/+/reply"])
+        try:
+            rec.client.publish(f"{PREFIX}/cmd/drill", json.dumps({"id": "d1"}), qos=1)
+            reply = await wait(rec, lambda msgs: _reply_to(msgs, "d1"))
+            assert reply["error"]["code"] == "timeout"
+            assert "kind" not in reply["error"]
+        finally:
+            rec.close()
+            await feed.stop()
+
+
+def _reply_to(msgs: list[Any], req_id: str) -> Any:
+    for topic, payload, *_ in msgs:
+        if topic.endswith("/reply"):
+            body = json.loads(payload)
+            if body["id"] == req_id:
+                return body
+    return None
 
 
 async def test_commands_off_by_default(

@@ -417,3 +417,19 @@ def test_fuzz_yaml_scalars_and_nesting_are_config_errors(
     assert str(path) in str(caught.value)
     if line is not None:
         assert problems[0].line == line
+
+
+def test_participant_names_over_the_mcu_limit_fail_before_the_wire(
+    demo_profile_data: dict[str, Any], write_profile: Callable[[dict[str, Any]], Path]
+) -> None:
+    """The Codian model accepts 31-character names; the recorder's id is its participant name."""
+    data = demo_profile_data
+    central = next(p for p in data["points"] if p.get("role") == "central")
+    assert central["mcu"]["model"] == "cisco-mcu-5320"
+    long_id = "ghi-hinh-phong-tiep-cong-dan-tinh"  # 33 characters, a valid slug
+    central["recorder"]["id"] = long_id
+    with pytest.raises(ConfigError) as exc:
+        load_profile(write_profile(data))
+    text = " ".join(str(p) for p in exc.value.problems)
+    assert long_id in text and "at most 31" in text
+    assert "recorder.id" in text

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
 
+from mcu_control.state import StateStore
 from mcu_control.supervisor import DeviceSupervisor, ReadBudget
 
 
@@ -54,7 +56,9 @@ class CountingSupervisor(DeviceSupervisor):
 async def test_supervisors_sharing_a_budget_stay_under_it_and_share_it_fairly() -> None:
     CountingSupervisor.reads = Counter()
     budget = ReadBudget(per_s=40, burst=10)
-    site: Any = None  # check_once is overridden: the site is never touched
+    # check_once is overridden: only the store is touched (the link state of unknown devices
+    # is not published)
+    site: Any = SimpleNamespace(store=StateStore())
     sups = [
         CountingSupervisor(site, f"p{i}.cam", read=None, interval_s=0.001, budget=budget)  # type: ignore[arg-type]
         for i in range(25)

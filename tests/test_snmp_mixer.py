@@ -14,6 +14,7 @@ import yaml
 from devices.errors import AuthenticationError, DeviceError, DeviceTimeoutError
 from devices.health import HealthState
 from devices.secrets import Secret
+from drivers.snmp import oids as mib
 from drivers.snmp.client import SnmpClient
 from drivers.snmp.driver import SnmpMixer
 from hil.sim.snmp_agent import SnmpAgent
@@ -24,6 +25,7 @@ OIDS: dict[str, Any] = yaml.safe_load(
 )["snmp"]
 CHANNELS = {"mic1": 1, "mic2": 2, "out": 3}
 COMMUNITY = "unit-community"
+READ_ONLY = "unit-read-only"
 USER, AUTH, PRIV = "mcuctl", "auth-key-123", "priv-key-456"
 IF_OPER_1 = "1.3.6.1.2.1.2.2.1.8.1"
 SENSOR_STATUS_2 = "1.3.6.1.2.1.99.1.1.1.5.2"
@@ -40,7 +42,12 @@ def agent() -> Iterator[SnmpAgent]:
     """One snmpsim process on three endpoints, v2c and v3 authPriv (SHA/AES)."""
     endpoints = [("127.0.0.1", free_udp_port()) for _ in range(3)]
     a = SnmpAgent(
-        endpoints=endpoints, community=COMMUNITY, v3_user=USER, auth_key=AUTH, priv_key=PRIV
+        endpoints=endpoints,
+        community=COMMUNITY,
+        v3_user=USER,
+        auth_key=AUTH,
+        priv_key=PRIV,
+        read_only_community=READ_ONLY,
     )
     a.start_sync()
     yield a
@@ -61,7 +68,15 @@ def v2c(agent: SnmpAgent, *, endpoint: int = 0, name: str = "t.mixer", **kw: Any
     return SnmpMixer(name, **args)
 
 
-def v3(agent: SnmpAgent, *, auth: str = AUTH, user: str = USER) -> SnmpMixer:
+def v3(
+    agent: SnmpAgent,
+    *,
+    auth: str = AUTH,
+    user: str = USER,
+    priv: str = PRIV,
+    context: str | None = None,
+    timeout_s: float = 1.0,
+) -> SnmpMixer:
     host, port = agent.endpoints[0]
     return SnmpMixer(
         "t.v3",
@@ -70,13 +85,13 @@ def v3(agent: SnmpAgent, *, auth: str = AUTH, user: str = USER) -> SnmpMixer:
         version="3",
         user=user,
         auth_key=Secret(auth),
-        priv_key=Secret(PRIV),
+        priv_key=Secret(priv),
         auth_protocol="SHA",
         priv_protocol="AES",
-        context=agent.context,
+        context=agent.context if context is None else context,
         channels=CHANNELS,
         oids=OIDS,
-        timeout_s=1.0,
+        timeout_s=timeout_s,
     )
 
 
@@ -154,6 +169,99 @@ async def test_wrong_community_times_out_with_a_hint(agent: SnmpAgent) -> None:
         await mixer.close()
     assert "community" in (exc.value.hint or "")
     assert "not-the-community" not in str(exc.value)
+
+
+async def test_read_only_community_is_no_access_with_a_credentials_hint(agent: SnmpAgent) -> None:
+    mixer = v2c(agent, community=Secret(READ_ONLY))
+    try:
+        assert await mixer.get_mute("mic1") in (True, False)  # it may read
+        with pytest.raises(AuthenticationError) as exc:
+            await mixer.set_mute("mic1", True)
+    finally:
+        await mixer.close()
+    err = exc.value
+    assert err.code == "noAccess"
+    assert err.kind == "authentication"
+    assert "read-only community" in (err.hint or "")
+    assert "model file" not in (err.hint or "")
+    assert READ_ONLY not in str(err)
+
+
+async def test_an_oid_holding_a_string_is_a_wrong_type_naming_the_type(agent: SnmpAgent) -> None:
+    """The model's level OID points at ifDescr (an OCTET STRING): not "does not exist"."""
+    mixer = v2c(agent, oids={**OIDS, "level": "1.3.6.1.2.1.2.2.1.2.{index}"})
+    try:
+        with pytest.raises(DeviceError) as exc:
+            await mixer.get_level("mic1")
+    finally:
+        await mixer.close()
+    err = exc.value
+    assert err.code == "wrongType"
+    assert err.kind == "invalid-parameter"
+    assert "OctetString" in err.message and "INTEGER" in err.message
+    assert "1.3.6.1.2.1.2.2.1.2.1" in err.message
+
+
+async def test_v3_silence_hints_at_the_privacy_key_and_context(agent: SnmpAgent) -> None:
+    """snmpsim, like many agents, does not answer a context it does not serve."""
+    mixer = v3(agent, context="no-such-context", timeout_s=0.5)
+    try:
+        with pytest.raises(DeviceTimeoutError) as exc:
+            await mixer.get_mute("mic1")
+    finally:
+        await mixer.close()
+    hint = exc.value.hint or ""
+    assert "privacy key" in hint and "context" in hint
+
+
+async def test_v3_wrong_privacy_key_names_the_privacy_key(agent: SnmpAgent) -> None:
+    mixer = v3(agent, priv="wrong-priv-key-000", timeout_s=0.5)
+    try:
+        with pytest.raises(AuthenticationError) as exc:
+            await mixer.get_mute("mic1")
+    finally:
+        await mixer.close()
+    assert exc.value.code == "DecryptionError"
+    assert "privacy key" in (exc.value.hint or "")
+    assert "wrong-priv-key-000" not in str(exc.value)
+
+
+async def test_a_reboot_during_an_outage_is_seen_by_the_next_driver(agent: SnmpAgent) -> None:
+    """The driver that saw the old uptime is gone (outage → rebuilt); the new one still knows."""
+    first = v2c(agent, endpoint=1, name="t.outage")
+    try:
+        assert (await first.health()).state is HealthState.OK
+    finally:
+        await first.close()
+    await agent.reboot(1)
+    second = v2c(agent, endpoint=1, name="t.outage")
+    try:
+        health = await second.health()
+        assert health.state is HealthState.DEGRADED
+        assert "rebooted" in health.reason
+        assert (await second.health()).state is HealthState.OK  # reported once
+    finally:
+        await second.close()
+
+
+def test_a_reboot_is_seen_even_when_the_new_uptime_exceeds_the_old() -> None:
+    """Up 5 min, an hour-long outage with a reboot in it, up 30 min: 30 min < 5 min + 1 h."""
+    assert mib.rebooted(uptime=180_000, previous=30_000, elapsed_s=3600)
+    assert not mib.rebooted(uptime=390_000, previous=30_000, elapsed_s=3600)
+    assert not mib.rebooted(uptime=389_000, previous=30_000, elapsed_s=3600)  # drift allowed
+
+
+async def test_a_set_without_answer_may_still_apply_a_get_not(agent: SnmpAgent) -> None:
+    mixer = v2c(agent, community=Secret("not-the-community"), timeout_s=0.3)
+    try:
+        with pytest.raises(DeviceTimeoutError) as set_exc:
+            await mixer.set_mute("mic1", True)
+        assert set_exc.value.may_have_applied is True
+        with pytest.raises(DeviceTimeoutError) as get_exc:
+            await mixer.get_mute("mic1")
+        assert get_exc.value.may_have_applied is False
+    finally:
+        await mixer.close()
 
 
 async def test_snapshot_recall_sets_the_active_snapshot(agent: SnmpAgent) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import yaml
 from devices.errors import (
     DeviceError,
     DeviceTimeoutError,
+    InvalidParameterError,
     NotSupportedError,
     ProtocolError,
     TransportError,
@@ -102,6 +104,10 @@ async def test_no_reply_times_out_then_recovers(pair: tuple[TesiraSim, TesiraMix
         await mixer.get_mute("mic1")
     assert 0.4 < loop.time() - t0 < 1.2
     sim.faults.no_reply = False
+    with pytest.raises(TransportError):  # the driver does not reconnect by itself
+        await mixer.get_mute("mic1")
+    assert mixer.state is ConnectionState.FAILED
+    await mixer.connect()  # what the supervisor does
     assert await mixer.get_mute("mic1") is False  # a fresh session, no stale reply
     assert mixer.sessions_opened == 2
 
@@ -134,7 +140,7 @@ async def test_err_everything_is_a_device_error(pair: tuple[TesiraSim, TesiraMix
     assert "fault injected" in exc.value.message
 
 
-async def test_dropped_link_is_a_transport_error_and_the_next_call_reconnects(
+async def test_dropped_link_is_a_transport_error_and_only_connect_reopens_it(
     pair: tuple[TesiraSim, TesiraMixer],
 ) -> None:
     sim, mixer = pair
@@ -143,6 +149,11 @@ async def test_dropped_link_is_a_transport_error_and_the_next_call_reconnects(
     with pytest.raises(TransportError):
         await mixer.get_mute("mic1")
     sim.faults.drop = False
+    with pytest.raises(TransportError) as again:
+        await mixer.get_mute("mic1")
+    assert "does not reopen" in again.value.message
+    assert mixer.sessions_opened == 1
+    await mixer.connect()  # the supervisor's job
     assert await mixer.get_mute("mic1") is True
     assert mixer.sessions_opened == 2
 
@@ -213,13 +224,108 @@ async def test_health_reports_active_faults(pair: tuple[TesiraSim, TesiraMixer])
     assert (info.firmware, info.serial) == (sim.version, sim.serial_number)
 
 
-async def test_preset_recall_and_level_clamping(pair: tuple[TesiraSim, TesiraMixer]) -> None:
+async def test_preset_recall(pair: tuple[TesiraSim, TesiraMixer]) -> None:
     sim, mixer = pair
     await mixer.recall_snapshot(1001)
     assert sim.recalled_presets == [1001]
-    await mixer.set_level("out", 40.0)
-    assert await mixer.get_level("out") == 12.0
-    assert (await mixer.level_range("out")).max_db == 12.0
+
+
+async def test_a_level_beyond_the_block_is_refused_not_clamped(
+    pair: tuple[TesiraSim, TesiraMixer],
+) -> None:
+    """The DSP clamps silently (+OK); we say what the block allows and send nothing."""
+    sim, mixer = pair
+    sim.blocks["ProgramLevel"].max_db = 6.0
+    await mixer.set_level("out", -3.0)
+    with pytest.raises(InvalidParameterError) as exc:
+        await mixer.set_level("out", 20.0)
+    assert "asked 20 dB" in exc.value.message
+    assert "maximum is 6 dB" in exc.value.message
+    with pytest.raises(InvalidParameterError) as low:
+        await mixer.set_level("out", -120.0)
+    assert "minimum is -100 dB" in low.value.message
+    assert await mixer.get_level("out") == -3.0
+    assert not any("set level 1 20" in c or "-120" in c for c in sim.commands_seen)
+
+
+@pytest.mark.parametrize("level", [math.nan, math.inf, -math.inf])
+async def test_non_finite_levels_never_reach_the_wire(
+    pair: tuple[TesiraSim, TesiraMixer], level: float
+) -> None:
+    sim, mixer = pair
+    with pytest.raises(InvalidParameterError):
+        await mixer.set_level("out", level)
+    assert not any("set level" in c for c in sim.commands_seen)
+
+
+async def test_subscriptions_are_renewed_periodically_on_a_live_session(
+    pair: tuple[TesiraSim, TesiraMixer],
+) -> None:
+    """A DSP that rebooted behind an RS-232 line forgets them; nothing on the line says so."""
+    sim, mixer = pair
+    mixer.renew_every_s = 0.2
+    events: list[MixerEvent] = []
+    await mixer.subscribe(events.append)
+    count = sim.subscription_count
+    sim.forget_subscriptions()
+    await wait_for(lambda: sim.subscription_count == count, timeout=2.0)
+    assert mixer.sessions_opened == 1  # renewed on the same session, not by reconnecting
+    sim.set_mute("MicMute", 1, True)
+    await wait_for(lambda: MixerEvent("mic1", "mute", True) in events)
+
+
+async def test_close_removes_our_subscriptions(pair: tuple[TesiraSim, TesiraMixer]) -> None:
+    sim, mixer = pair
+    await mixer.subscribe(lambda _e: None)
+    assert sim.subscription_count >= 5
+    await mixer.close()
+    await wait_for(lambda: len(sim.subs_at_disconnect) == 1)
+    assert sim.subs_at_disconnect == [0]
+    assert any(" unsubscribe " in c for c in sim.commands_seen)
+
+
+async def test_a_frozen_dsp_is_told_apart_from_a_foreign_service() -> None:
+    sim = TesiraSim(transport="telnet")
+    await sim.start()
+    mixer = TesiraTelnetMixer(
+        "p.mixer",
+        host="127.0.0.1",
+        port=sim.port,
+        commands=COMMANDS,
+        channels=CHANNELS,
+        timeout_s=0.3,
+    )
+    try:
+        sim.faults.frozen = True
+        with pytest.raises(DeviceTimeoutError) as frozen:
+            await mixer.connect()
+        assert "sent nothing" in frozen.value.message
+        assert "frozen" in (frozen.value.hint or "")
+        assert "not a Tesira" not in str(frozen.value)
+
+        sim.faults.frozen = False
+        sim.faults.foreign_greeting = "SSH-2.0-OpenSSH_8.9p1\r\n"
+        with pytest.raises(ProtocolError) as foreign:
+            await mixer.connect()
+        assert "not a Tesira Text Protocol server" in foreign.value.message
+        assert "SSH-2.0" in foreign.value.message
+    finally:
+        await mixer.close()
+        await sim.stop()
+
+
+async def test_an_unanswered_set_may_still_apply(pair: tuple[TesiraSim, TesiraMixer]) -> None:
+    sim, mixer = pair
+    await mixer.connect()
+    sim.faults.no_reply = True
+    with pytest.raises(DeviceTimeoutError) as set_exc:
+        await mixer.set_mute("mic1", True)
+    assert set_exc.value.may_have_applied is True
+    assert "may still be applied" in (set_exc.value.hint or "")
+    await mixer.connect()
+    with pytest.raises(DeviceTimeoutError) as get_exc:
+        await mixer.get_mute("mic1")
+    assert get_exc.value.may_have_applied is False
 
 
 async def test_non_verbose_session_values_parse(pair: tuple[TesiraSim, TesiraMixer]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from devices.errors import DeviceError, NotFoundError
+from devices.errors import DeviceError, DeviceTimeoutError, NotFoundError, TransportError
 from devices.health import Health
 from devices.interfaces import (
     CallProtocol,
@@ -26,6 +26,10 @@ from drivers.http import HttpTransport
 RPC_PATH = "/RPC2"
 #: guards against a device that hands out enumerateIDs forever
 _MAX_PAGES = 1000
+
+
+#: XML-RPC methods that only read: a timeout of one of them changed nothing
+_READS = (".query", ".enumerate", ".status", ".diagnostics", ".statistics")
 
 
 class CodianMcu(Mcu):
@@ -86,7 +90,20 @@ class CodianMcu(Mcu):
         body = codec.encode_call(
             method, params or {}, user=self._username, password=self._password.reveal()
         )
-        reply = await self._transport.post(body, what=method)
+        try:
+            reply = await self._transport.post(body, what=method)
+        except DeviceTimeoutError as exc:
+            self.state = ConnectionState.FAILED  # the supervisor replaces a failed link
+            if not method.endswith(_READS):  # the request left: the MCU may still do it
+                exc.may_have_applied = True
+                exc.hint = (
+                    "the request may still be applied; check with `mcu-control mcu status`"
+                    + (f"; {exc.hint}" if exc.hint else "")
+                )
+            raise
+        except TransportError:
+            self.state = ConnectionState.FAILED
+            raise
         return codec.decode_response(reply, device=self.name, method=method)
 
     async def info(self) -> McuInfo:

@@ -10,7 +10,36 @@ import datetime as dt
 import math
 from typing import Any
 
+from devices.errors import (
+    DeviceBusyError,
+    DeviceError,
+    InvalidParameterError,
+    NotAllowedNowError,
+    NotFoundError,
+)
 from devices.interfaces import ClockReading, Preset, PtzPosition, PtzStatus
+
+#: ONVIF fault subcodes (Core §5.11.2, PTZ service) by meaning; others are a plain DeviceError
+FAULT_KINDS: dict[str, type[DeviceError]] = {
+    "NoToken": NotFoundError,
+    "NoProfile": NotFoundError,
+    "NoPTZProfile": NotFoundError,
+    "InvalidArgVal": InvalidParameterError,
+    "InvalidPosition": InvalidParameterError,
+    "InvalidSpeed": InvalidParameterError,
+    "InvalidVelocity": InvalidParameterError,
+    "TimeoutNotSupported": InvalidParameterError,
+    "InvalidPresetName": InvalidParameterError,
+    "PresetExist": InvalidParameterError,
+    "MovingPTZ": DeviceBusyError,
+    "TooManyPresets": NotAllowedNowError,
+    "ActionNotSupported": NotAllowedNowError,
+}
+
+
+def fault_error(subcode: str) -> type[DeviceError]:
+    """The error class that says what an ONVIF fault subcode means."""
+    return FAULT_KINDS.get(subcode, DeviceError)
 
 
 def get(obj: Any, name: str, default: Any = None) -> Any:

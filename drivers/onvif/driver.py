@@ -21,6 +21,7 @@ from devices.errors import (
     DeviceError,
     DeviceTimeoutError,
     McuControlError,
+    NotFoundError,
     ProtocolError,
     TransportError,
 )
@@ -48,6 +49,11 @@ CLOCK_WARN_S = 5.0
 # health() re-reads the camera's clock this often, not at every read: clocks drift by seconds a
 # day, and GetSystemDateAndTime is a third of a health read's SOAP work (drills read it fresh)
 CLOCK_RECHECK_S = 300.0
+
+#: operations that change the camera: a timeout after sending one may still take effect
+_COMMANDS = frozenset(
+    {"GotoPreset", "SetPreset", "RemovePreset", "ContinuousMove", "AbsoluteMove", "Stop"}
+)
 
 _FAULT_HINTS = {
     "NotAuthorized": "check the username and password in the profile; "
@@ -184,9 +190,18 @@ class OnvifCamera(PtzCamera):
     ) -> PtzStatus:
         """GotoPreset, then (with `wait`) poll until the position settles at the preset's."""
         await self.connect()
-        target = None
-        if wait:
-            target = next((p.position for p in await self.presets() if p.token == token), None)
+        listed = await self.presets()
+        match = next((p for p in listed if p.token == token), None)
+        if match is None:  # some cameras accept any token and do nothing: refuse it first
+            tokens = ", ".join(repr(p.token) for p in listed) or "none"
+            raise NotFoundError(
+                f"the camera lists no preset with token {token!r} (its tokens: {tokens})",
+                device=self.name,
+                hint="list them with `mcu-control camera presets POINT CAMERA` "
+                "and fix the profile's `presets:` table",
+                code="NoToken",
+            )
+        target = match.position
         await self._call(
             "GotoPreset", self._ptz.GotoPreset({**self._profile(), "PresetToken": token})
         )
@@ -238,6 +253,7 @@ class OnvifCamera(PtzCamera):
     async def _connect(self) -> None:
         from onvif import ONVIFCamera
 
+        _install_http_401_check()
         await _load_wsdl_once()
         cam = ONVIFCamera(
             self.host,
@@ -318,11 +334,16 @@ class OnvifCamera(PtzCamera):
         except McuControlError:
             raise
         except TimeoutError:
+            applied = what in _COMMANDS
+            hint = f"check that {self.host}:{self.port} is the camera's ONVIF port"
+            if applied:
+                hint = f"the command may still be applied (check with `mcu-control camera status`); {hint}"
             raise DeviceTimeoutError(
                 f"{what}: no answer within {self.timeout_s:g} s",
                 device=self.name,
-                hint=f"check that {self.host}:{self.port} is the camera's ONVIF port",
+                hint=hint,
                 timeout_s=self.timeout_s,
+                may_have_applied=applied,
             ) from None
         except Exception as exc:  # noqa: BLE001 — zeep, aiohttp and lxml raise many kinds; all are mapped
             raise self._map_error(what, exc) from None
@@ -331,17 +352,22 @@ class OnvifCamera(PtzCamera):
         import aiohttp
         import zeep.exceptions
         from onvif.exceptions import ONVIFAuthError, ONVIFError, ONVIFTimeoutError
+        from onvif.util import is_auth_error
 
         text = redact(str(exc))
         if isinstance(exc, zeep.exceptions.Fault):
             subcodes = [getattr(q, "localname", str(q)) for q in exc.subcodes or []]
             code = subcodes[-1] if subcodes else str(exc.code or "Fault")
             message = f"{what} refused: {redact(str(exc.message or code))}"
-            if "NotAuthorized" in subcodes:
+            # the library's heuristic: most cameras answer a bad token with some other fault
+            # whose reason mentions authorisation, not with the NotAuthorized subcode
+            if "NotAuthorized" in subcodes or is_auth_error(exc):
                 return AuthenticationError(
                     message, device=self.name, hint=_FAULT_HINTS["NotAuthorized"], code=code
                 )
-            return DeviceError(message, device=self.name, hint=_FAULT_HINTS.get(code), code=code)
+            return codec.fault_error(code)(
+                message, device=self.name, hint=_FAULT_HINTS.get(code), code=code
+            )
         if isinstance(exc, ONVIFAuthError):
             return AuthenticationError(
                 f"{what}: {text}", device=self.name, hint=_FAULT_HINTS["NotAuthorized"]
@@ -361,6 +387,13 @@ class OnvifCamera(PtzCamera):
                 device=self.name,
                 hint="check the camera's power, network and ONVIF port",
             )
+        if isinstance(exc, zeep.exceptions.TransportError) and exc.status_code == 401:
+            return AuthenticationError(
+                f"{what}: HTTP 401 Unauthorized from the camera",
+                device=self.name,
+                hint=_FAULT_HINTS["NotAuthorized"],
+                code=401,
+            )
         if isinstance(exc, zeep.exceptions.TransportError):
             return DeviceError(
                 f"{what}: HTTP {exc.status_code} from the camera",
@@ -376,6 +409,35 @@ class OnvifCamera(PtzCamera):
             device=self.name,
             hint="is this port an ONVIF service?",
         )
+
+
+def _install_http_401_check() -> None:
+    """Make an HTTP 401 a zeep TransportError(401) before zeep tries to parse its body.
+
+    Cameras that also speak HTTP Digest answer a refused token with 401 and an HTML or empty
+    body, which zeep reports as unparseable XML (an AttributeError): the status, which means
+    "credentials", is lost. onvif-zeep-async builds every service's transport from the module
+    global `AsyncTransportProtocolErrorHandler`; we substitute a subclass that checks the
+    status, once per process. Every other answer passes through unchanged.
+    """
+    import onvif.client
+    import zeep.exceptions
+
+    if getattr(onvif.client.AsyncTransportProtocolErrorHandler, "checks_http_401", False):
+        return
+    refused: Any = zeep.exceptions.TransportError  # untyped in zeep
+    base: Any = onvif.client.AsyncTransportProtocolErrorHandler  # untyped base class
+    original = base.post_xml
+
+    async def post_xml(self: Any, address: str, envelope: Any, headers: dict[str, str]) -> Any:
+        response = await original(self, address, envelope, headers)
+        if response.status_code == 401:
+            raise refused(status_code=401, message="401 Unauthorized")
+        return response
+
+    onvif.client.AsyncTransportProtocolErrorHandler = type(
+        "CheckedTransport", (base,), {"checks_http_401": True, "post_xml": post_xml}
+    )
 
 
 class _Wsdl:

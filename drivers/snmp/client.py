@@ -23,13 +23,13 @@ from pysnmp.smi import builder, view
 
 from devices.errors import (
     AuthenticationError,
-    DeviceError,
     DeviceTimeoutError,
+    InvalidParameterError,
     ProtocolError,
     TransportError,
 )
 from devices.secrets import Secret, redact
-from drivers.snmp.oids import Reading, check
+from drivers.snmp.oids import Reading, check, status_meaning
 
 _AUTH_FAILURES = {
     "WrongDigest",
@@ -40,7 +40,6 @@ _AUTH_FAILURES = {
     "AuthenticationFailure",
     "NotInTimeWindow",
 }
-_NOT_WRITABLE = {"notWritable", "readOnly", "noAccess", "noCreation"}
 
 #: (id of the event loop, credentials key) -> [engine, number of clients using it, the loop]
 _ENGINES: dict[tuple[int, tuple[object, ...]], list[Any]] = {}
@@ -134,10 +133,14 @@ class SnmpClient:
 
     async def get(self, oids: list[str]) -> dict[str, Reading]:
         """Values by OID; noSuchInstance/noSuchObject read as None."""
+        return {oid: value for oid, (value, _) in (await self.get_typed(oids)).items()}
+
+    async def get_typed(self, oids: list[str]) -> dict[str, tuple[Reading, str]]:
+        """Values by OID with the ASN.1 type the agent sent (`Integer32`, `OctetString`, …)."""
 
         binds = [hl.ObjectType(hl.ObjectIdentity(check(o))) for o in oids]
         result = await self._request(hl.get_cmd, binds, what=f"GET {oids[0]}")
-        return {str(name): _decode(value) for name, value in result}
+        return {str(name): (_decode(value), type(value).__name__) for name, value in result}
 
     async def set(self, oid: str, value: int) -> None:
         """SET an INTEGER; an OID the agent will not write is DeviceError(code="notWritable")."""
@@ -146,7 +149,7 @@ class SnmpClient:
         result = await self._request(hl.set_cmd, [bind], what=f"SET {oid} = {value}")
         for _, answered in result:
             if _decode(answered) is None:  # snmpsim answers a read-only OID with noSuchInstance
-                raise DeviceError(
+                raise InvalidParameterError(
                     f"SET {oid} refused: the agent answered noSuchInstance (not writable here)",
                     device=self.name,
                     code="notWritable",
@@ -218,11 +221,17 @@ class SnmpClient:
                 raise self._timeout(what)
             text = redact(str(error_indication))
             if kind in _AUTH_FAILURES:
+                hint = "check the SNMPv3 user, keys and protocols in the profile and on the device"
+                if kind == "DecryptionError":
+                    hint = (
+                        "the agent cannot decrypt our request: check the SNMPv3 privacy key "
+                        "and privacy protocol"
+                    )
                 raise AuthenticationError(
                     f"{what}: SNMPv3 authentication failed ({text})",
                     device=self.name,
                     code=kind,
-                    hint="check the SNMPv3 user, keys and protocols in the profile and on the device",
+                    hint=hint,
                 )
             raise TransportError(f"{what}: {text}", device=self.name)
         status = int(error_status)
@@ -230,17 +239,12 @@ class SnmpClient:
             label = (
                 error_status.prettyPrint() if hasattr(error_status, "prettyPrint") else str(status)
             )
-            code = "notWritable" if label in _NOT_WRITABLE else label
-            hint = {
-                "notWritable": "the OID is read-only on this device; fix the model file",
-                "wrongValue": "the value is outside what the device accepts",
-                "noSuchName": "the OID does not exist on this device; check the model file",
-            }.get(code)
-            raise DeviceError(
+            cls, meaning = status_meaning(label)
+            raise cls(
                 f"{what} refused: {label} (varbind {int(error_index)})",
                 device=self.name,
-                code=code,
-                hint=hint,
+                code=label,
+                hint=meaning,
             )
         if not isinstance(result, list | tuple):
             raise ProtocolError(f"{what}: malformed answer", device=self.name)
@@ -279,11 +283,20 @@ class SnmpClient:
         hint = "check that the agent is up and reachable on UDP " + str(self.port)
         if self.version == "2c":
             hint += "; a wrong community also looks like silence"
+        else:  # wrong auth keys are answered with a report; these often are not
+            hint += (
+                "; a wrong SNMPv3 privacy key or privacy protocol, or a context name the "
+                f"agent does not serve ({self.context or 'none'!r}), also looks like silence"
+            )
+        applied = what.startswith("SET ")
+        if applied:  # the SET may have been applied and only the answer lost
+            hint = f"the SET may still be applied (check with `mcu-control mixer status`); {hint}"
         return DeviceTimeoutError(
             f"{what}: no answer from {self.host}:{self.port} within {self.deadline_s:g} s",
             device=self.name,
             hint=hint,
             timeout_s=self.deadline_s,
+            may_have_applied=applied,
         )
 
 

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from devices.errors import DeviceError, NotSupportedError
+from devices.errors import (
+    DeviceError,
+    InvalidParameterError,
+    NotFoundError,
+    NotSupportedError,
+)
 from devices.health import Health
 from devices.interfaces import AudioMixer, Capability, ConnectionState, DeviceInfo, LevelRange
+from devices.memory import MEMORY, DeviceMemory, Uptime
 from devices.secrets import Secret
 from drivers.snmp import oids as mib
 from drivers.snmp.client import SnmpClient
+from drivers.snmp.oids import Reading
 
 
 class SnmpMixer(AudioMixer):
@@ -38,6 +47,7 @@ class SnmpMixer(AudioMixer):
         level_range: tuple[float, float] = (-100.0, 12.0),
         manufacturer: str = "",
         model: str = "",
+        memory: DeviceMemory | None = None,
     ) -> None:
         super().__init__(name)
         self.client = SnmpClient(
@@ -73,7 +83,8 @@ class SnmpMixer(AudioMixer):
         if self.oids.get("snapshot"):
             caps.add(Capability.MIXER_SNAPSHOT)
         self.capabilities = frozenset(caps)
-        self._last_uptime: int | None = None
+        #: survives this instance: a reboot during an outage is seen by the next driver
+        self.memory = memory if memory is not None else MEMORY.for_device(name, host, port)
         self._log = logging.getLogger(f"mcu_control.device.{name}")
 
     async def connect(self) -> None:
@@ -111,15 +122,18 @@ class SnmpMixer(AudioMixer):
         values = await self.client.get(mib.health_oids(self.interfaces, self.sensors))
         if values.get(mib.SYS_UPTIME) is None and values.get(mib.SYS_DESCR) is None:
             return Health.degraded("agent answers but has no system group")
+        now = time.monotonic()
+        last = self.memory.last_uptime
         reading = mib.evaluate(
             values,
             interfaces=self.interfaces,
             sensors=self.sensors,
-            previous_uptime=self._last_uptime,
+            previous_uptime=last.centiseconds if last else None,
+            elapsed_s=now - last.read_at if last else 0.0,
         )
         uptime = values.get(mib.SYS_UPTIME)
         if isinstance(uptime, int):
-            self._last_uptime = uptime
+            self.memory.last_uptime = Uptime(uptime, now)
         return reading
 
     async def get_mute(self, channel: str) -> bool:
@@ -142,8 +156,8 @@ class SnmpMixer(AudioMixer):
         return await self._read_int("level", channel) / self.level_scale
 
     async def set_level(self, channel: str, level_db: float) -> None:
-        if not self.range.min_db <= level_db <= self.range.max_db:
-            raise DeviceError(
+        if not math.isfinite(level_db) or not self.range.min_db <= level_db <= self.range.max_db:
+            raise InvalidParameterError(
                 f"level {level_db:g} dB is outside {self.range.min_db:g}…{self.range.max_db:g} dB",
                 device=self.name,
                 code="wrongValue",
@@ -157,14 +171,11 @@ class SnmpMixer(AudioMixer):
     async def meters(self, channels: list[str] | None = None) -> dict[str, float]:
         names = channels if channels is not None else list(self.channels)
         oid_of = {ch: self._oid("meter", ch) for ch in names}
-        values = await self.client.get(list(oid_of.values()))
-        out: dict[str, float] = {}
-        for ch, oid in oid_of.items():
-            raw = values.get(oid)
-            if not isinstance(raw, int):
-                raise self._missing(oid, ch)
-            out[ch] = raw / self.level_scale
-        return out
+        values = await self.client.get_typed(list(oid_of.values()))
+        return {
+            ch: self._integer(oid, ch, values.get(oid, (None, "")))[0] / self.level_scale
+            for ch, oid in oid_of.items()
+        }
 
     async def recall_snapshot(self, snapshot: int) -> None:
         oid = self.oids.get("snapshot")
@@ -177,17 +188,28 @@ class SnmpMixer(AudioMixer):
         oid = self.oids.get("snapshot")
         if not oid:
             raise self._unsupported("snapshot recall")
-        raw = (await self.client.get([str(oid)])).get(str(oid))
-        if not isinstance(raw, int):
-            raise self._missing(str(oid), "snapshot")
-        return raw
+        answer = (await self.client.get_typed([str(oid)])).get(str(oid), (None, ""))
+        return self._integer(str(oid), "snapshot", answer)[0]
 
     async def _read_int(self, kind: str, channel: str) -> int:
         oid = self._oid(kind, channel)
-        raw = (await self.client.get([oid])).get(oid)
-        if not isinstance(raw, int):
-            raise self._missing(oid, channel)
-        return raw
+        answer = (await self.client.get_typed([oid])).get(oid, (None, ""))
+        return self._integer(oid, f"{kind} of {channel}", answer)[0]
+
+    def _integer(self, oid: str, what: str, answer: tuple[Reading, str]) -> tuple[int, str]:
+        """The INTEGER an OID holds; missing → noSuchInstance, another type → wrongType."""
+        value, asn1_type = answer
+        if value is None:
+            raise self._missing(oid, what)
+        if not isinstance(value, int):
+            raise InvalidParameterError(
+                f"{oid} ({what}) holds a {asn1_type} ({value!r}), not an INTEGER",
+                device=self.name,
+                code="wrongType",
+                hint="the model's OID points at another object on this device; "
+                "check the model file against the device's MIB",
+            )
+        return value, asn1_type
 
     def _oid(self, kind: str, channel: str) -> str:
         template = self.oids.get(kind)
@@ -201,7 +223,7 @@ class SnmpMixer(AudioMixer):
         return mib.expand(str(template), self.channels[channel])
 
     def _missing(self, oid: str, what: str) -> DeviceError:
-        return DeviceError(
+        return NotFoundError(
             f"{oid} ({what}) does not exist on the agent (noSuchInstance)",
             device=self.name,
             code="noSuchInstance",

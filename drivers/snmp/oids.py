@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from devices.errors import (
+    AuthenticationError,
+    DeviceBusyError,
+    DeviceError,
+    InvalidParameterError,
+    NotFoundError,
+)
 from devices.health import Health
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
@@ -37,6 +44,45 @@ SENSOR_STATUS = {1: "ok", 2: "unavailable", 3: "nonoperational"}
 _UNITS_SCALE = 9
 
 Reading = int | str | None  # None: noSuchInstance/noSuchObject
+
+#: RFC 3416 error-status names by meaning, with what the technician should do
+ERROR_STATUS: dict[str, tuple[type[DeviceError], str | None]] = {
+    "noAccess": (
+        AuthenticationError,
+        "these credentials may not write this OID: a read-only community, or an SNMPv3 user "
+        "whose view does not allow it; use the device's read-write community/user",
+    ),
+    "authorizationError": (
+        AuthenticationError,
+        "the agent refused these credentials for this request; check the community/user",
+    ),
+    "notWritable": (
+        InvalidParameterError,
+        "the OID is read-only on this device; fix the model file",
+    ),
+    "readOnly": (InvalidParameterError, "the OID is read-only on this device; fix the model file"),
+    "noCreation": (
+        NotFoundError,
+        "the OID does not exist on this device and cannot be created; check the model file",
+    ),
+    "noSuchName": (NotFoundError, "the OID does not exist on this device; check the model file"),
+    "inconsistentName": (NotFoundError, "the OID does not exist on this device"),
+    "wrongValue": (InvalidParameterError, "the value is outside what the device accepts"),
+    "badValue": (InvalidParameterError, "the value is outside what the device accepts"),
+    "wrongType": (
+        InvalidParameterError,
+        "the OID holds another type than the model says; check the model file",
+    ),
+    "wrongLength": (InvalidParameterError, None),
+    "wrongEncoding": (InvalidParameterError, None),
+    "inconsistentValue": (InvalidParameterError, "the device refuses this value now"),
+    "resourceUnavailable": (DeviceBusyError, "the agent is out of resources; try again"),
+}
+
+
+def status_meaning(label: str) -> tuple[type[DeviceError], str | None]:
+    """The error class and hint of an SNMP error-status name (genErr etc.: plain DeviceError)."""
+    return ERROR_STATUS.get(label, (DeviceError, None))
 
 
 def expand(template: str, index: int) -> str:
@@ -99,14 +145,31 @@ def sensor(values: dict[str, Reading], index: int) -> SensorReading:
     )
 
 
+#: sysUpTime may run a little slow against our clock; ignore this much of a shortfall
+UPTIME_DRIFT = 0.01
+UPTIME_SLACK_CS = 500
+
+
+def rebooted(uptime: int, previous: int, elapsed_s: float) -> bool:
+    """True when `uptime` (centiseconds) is too small to follow `previous`, `elapsed_s` later."""
+    expected = previous + round(max(elapsed_s, 0.0) * 100)
+    slack = UPTIME_SLACK_CS + round(UPTIME_DRIFT * max(elapsed_s, 0.0) * 100)
+    return uptime < expected - slack
+
+
 def evaluate(
     values: dict[str, Reading],
     *,
     interfaces: list[int],
     sensors: list[int],
     previous_uptime: int | None,
+    elapsed_s: float = 0.0,
 ) -> Health:
-    """Health from one reading: interfaces not up, sensors not ok, or a reboot → degraded."""
+    """Health from one reading: interfaces not up, sensors not ok, or a reboot → degraded.
+
+    `previous_uptime` was read `elapsed_s` ago (perhaps before an outage): an agent that did
+    not restart now reads at least that much more, less a little for clock drift.
+    """
     uptime = values.get(SYS_UPTIME)
     descr = values.get(SYS_DESCR)
     details: dict[str, str | int | float | bool | None] = {
@@ -114,7 +177,11 @@ def evaluate(
         "uptime_s": uptime / 100 if isinstance(uptime, int) else None,
     }
     problems: list[str] = []
-    if isinstance(uptime, int) and previous_uptime is not None and uptime < previous_uptime:
+    if (
+        isinstance(uptime, int)
+        and previous_uptime is not None
+        and rebooted(uptime, previous_uptime, elapsed_s)
+    ):
         problems.append(
             f"rebooted (uptime {uptime / 100:.0f} s, was {previous_uptime / 100:.0f} s)"
         )

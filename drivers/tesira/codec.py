@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Union
 
-from devices.errors import ProtocolError
+from devices.errors import DeviceError, InvalidParameterError, NotFoundError, ProtocolError
 
 Value = Union[float, int, bool, str, "Enum", list["Value"], dict[str, "Value"], None]
 
@@ -67,6 +67,18 @@ class Err:
         if self.reason.startswith("Parse error"):
             return "parse"
         return "other"
+
+
+#: `Err.kind` by meaning; "unsupported" is a NotSupportedError, raised by the driver
+ERR_KINDS: dict[str, type[DeviceError]] = {
+    "address": NotFoundError,  # unknown instance tag
+    "parse": InvalidParameterError,  # the model's template does not fit this firmware
+}
+
+
+def err_class(kind: str) -> type[DeviceError]:
+    """The error class that says what a ``-ERR`` of this kind means."""
+    return ERR_KINDS.get(kind, DeviceError)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,18 +1,29 @@
 """Biamp Tesira mixers over the Tesira Text Protocol, on RS-232 or telnet.
 
 Command text comes from the device model's templates (a plain dict); logical channel names map
-to (instance tag, index). A dead session is replaced by a new one on the next call, and the
-subscriptions taken so far are renewed on it (Tesira forgets them with the session).
+to (instance tag, index). The first use opens the session; a session that dies is not reopened
+by the driver (its state turns `failed`): reconnecting is the supervisor's job (`connect()`, or
+a new driver), and `connect()` renews the subscriptions taken so far (Tesira forgets them with
+the session).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from devices.errors import DeviceError, McuControlError, NotSupportedError, ProtocolError
+from devices.errors import (
+    DeviceError,
+    InvalidParameterError,
+    McuControlError,
+    NotSupportedError,
+    ProtocolError,
+    TransportError,
+)
 from devices.health import Health
 from devices.interfaces import (
     AudioMixer,
@@ -22,7 +33,7 @@ from devices.interfaces import (
     LevelRange,
     MixerEvent,
 )
-from drivers.tesira.codec import Enum, Err, Ok, Publish, Value, encode
+from drivers.tesira.codec import Enum, Err, Ok, Publish, Value, encode, err_class
 from drivers.tesira.transport import SerialSession, TelnetSession, TtpSession
 
 #: the model templates this driver needs; others are optional
@@ -43,6 +54,7 @@ class TesiraMixer(AudioMixer):
         manufacturer: str = "Biamp",
         model: str = "Tesira",
         timeout_s: float = 2.0,
+        renew_every_s: float = 60.0,
     ) -> None:
         super().__init__(name)
         missing = [c for c in REQUIRED_COMMANDS if c not in commands]
@@ -55,6 +67,9 @@ class TesiraMixer(AudioMixer):
         self.manufacturer = manufacturer
         self.model = model
         self.timeout_s = timeout_s
+        #: subscriptions are taken again this often: a DSP that rebooted behind an RS-232 line
+        #: (or got a configuration download) forgets them without closing anything
+        self.renew_every_s = renew_every_s
         wanted = {
             Capability.MIXER_LEVEL: "get_level" in commands,
             Capability.MIXER_METERS: "get_meter" in commands and bool(self.meter_points),
@@ -70,6 +85,10 @@ class TesiraMixer(AudioMixer):
         self.last_meters: dict[str, float] = {}
         #: how many sessions this driver has opened (reconnects = sessions - 1)
         self.sessions_opened = 0
+        #: (attribute, block, index, label) of the subscriptions the live session holds
+        self._subscribed: list[tuple[str, str, int, str]] = []
+        self._renewer: asyncio.Task[None] | None = None
+        self._ranges: dict[str, LevelRange] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -88,6 +107,8 @@ class TesiraMixer(AudioMixer):
                 self.state = ConnectionState.FAILED
                 raise
             self._session = session
+            self._subscribed = []
+            self._ranges = {}
             self.sessions_opened += 1
             self.state = ConnectionState.CONNECTED
             self._log.info("TTP session open on %s", session.where)
@@ -95,9 +116,18 @@ class TesiraMixer(AudioMixer):
                 await self._subscribe_all(session)
 
     async def close(self) -> None:
+        """Remove our subscriptions (an RS-232 line keeps them for its next user), then close."""
+        renewer, self._renewer = self._renewer, None
+        if renewer is not None:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
         session, self._session = self._session, None
         if session is not None:
+            if session.state is ConnectionState.CONNECTED and self._subscribed:
+                await self._unsubscribe_all(session)
             await session.close()
+        self._listeners.clear()
         self.state = ConnectionState.CLOSED
 
     # ------------------------------------------------------------------ AudioMixer
@@ -137,7 +167,29 @@ class TesiraMixer(AudioMixer):
         return self._number(await self._value(self._line("get_level", channel)), channel)
 
     async def set_level(self, channel: str, level_db: float) -> None:
-        await self._ok(self._line("set_level", channel, value=float(level_db)))
+        """Set a level inside the block's own range; outside it is refused, never clamped."""
+        if not math.isfinite(level_db):
+            raise InvalidParameterError(
+                f"level {level_db!r} for {channel} is not a number of dB",
+                device=self.name,
+                hint="give a finite level in dB",
+            )
+        line = self._line("set_level", channel, value=float(level_db))
+        limits = self._ranges.get(channel)
+        if limits is None:
+            limits = self._ranges[channel] = await self.level_range(channel)
+        for bound, name, beyond in (
+            (limits.max_db, "maximum", level_db > limits.max_db),
+            (limits.min_db, "minimum", level_db < limits.min_db),
+        ):
+            if beyond:
+                raise InvalidParameterError(
+                    f"asked {level_db:g} dB for {channel}, the block's {name} is {bound:g} dB "
+                    "(the DSP would clamp it silently)",
+                    device=self.name,
+                    hint=f"give a level within {limits.min_db:g}…{limits.max_db:g} dB",
+                )
+        await self._ok(line)
 
     async def level_range(self, channel: str) -> LevelRange:
         try:
@@ -167,6 +219,10 @@ class TesiraMixer(AudioMixer):
         if len(self._listeners) == 1:
             assert self._session is not None
             await self._subscribe_all(self._session)
+        if self._renewer is None and self.renew_every_s > 0:
+            self._renewer = asyncio.create_task(
+                self._renew_periodically(), name=f"ttp-renew:{self.name}"
+            )
 
     async def renew_subscriptions(self) -> None:
         """Subscribe again with the same labels (Tesira drops them on a configuration download)."""
@@ -184,31 +240,59 @@ class TesiraMixer(AudioMixer):
 
     async def _subscribe_all(self, session: TtpSession) -> None:
         """Take (or renew) mute and level subscriptions per channel and meter subscriptions."""
-        wanted: list[bytes] = []
+        wanted: list[tuple[tuple[str, str, int, str], bytes]] = []
         for ch, (block, index) in self.channels.items():
             for kind in ("mute", "level"):
                 key = f"subscribe_{kind}"
                 if key in self.commands:
-                    wanted.append(
-                        encode(self.commands[key], block=block, index=index, label=f"{kind}.{ch}")
-                    )
+                    label = f"{kind}.{ch}"
+                    line = encode(self.commands[key], block=block, index=index, label=label)
+                    wanted.append(((kind, block, index, label), line))
         if "subscribe_meter" in self.commands:
             for ch, (block, index) in self.meter_points.items():
-                wanted.append(
-                    encode(
-                        self.commands["subscribe_meter"],
-                        block=block,
-                        index=index,
-                        label=f"meter.{ch}",
-                        rate_ms=self._meter_rate_ms,
-                    )
+                label = f"meter.{ch}"
+                line = encode(
+                    self.commands["subscribe_meter"],
+                    block=block,
+                    index=index,
+                    label=label,
+                    rate_ms=self._meter_rate_ms,
                 )
-        for line in wanted:
+                wanted.append((("level", block, index, label), line))
+        taken: list[tuple[str, str, int, str]] = []
+        for sub, line in wanted:
             reply = await session.command(line)
             if isinstance(reply, Err):
                 if reply.kind == "unsupported":  # e.g. no level on a mute block
                     continue
                 raise self._refused(line, reply)
+            taken.append(sub)
+        self._subscribed = taken
+
+    async def _unsubscribe_all(self, session: TtpSession) -> None:
+        """Best effort, bounded: a DSP that does not answer must not hold up the close."""
+        subs, self._subscribed = self._subscribed, []
+        try:
+            async with asyncio.timeout(2 * self.timeout_s):
+                for attribute, block, index, label in subs:
+                    template = self.commands.get(f"unsubscribe_{attribute}")
+                    if template is None:
+                        continue
+                    await session.command(encode(template, block=block, index=index, label=label))
+        except (McuControlError, TimeoutError) as exc:
+            self._log.info("could not remove every subscription on close: %s", exc)
+
+    async def _renew_periodically(self) -> None:
+        """Renew on the live session every `renew_every_s`; never opens a session itself."""
+        while True:
+            await asyncio.sleep(self.renew_every_s)
+            session = self._session
+            if session is None or session.state is not ConnectionState.CONNECTED:
+                continue
+            try:
+                await self._subscribe_all(session)
+            except McuControlError as exc:
+                self._log.warning("renewing subscriptions failed: %s", exc)
 
     def _on_lost(self, exc: McuControlError) -> None:
         """The session died under us: say so now, so a supervisor need not wait for a command."""
@@ -255,12 +339,19 @@ class TesiraMixer(AudioMixer):
             raise ProtocolError(exc.message, device=self.name) from None
 
     async def _send(self, line: bytes) -> Ok | Err:
-        await self.connect()
-        assert self._session is not None
+        if self.state is ConnectionState.NEW:
+            await self.connect()  # the first use opens the session; a lost one is not reopened
+        session = self._session
+        if session is None or session.state is not ConnectionState.CONNECTED:
+            raise TransportError(
+                f"the TTP session is {self.state}; the driver does not reopen it",
+                device=self.name,
+                hint="the device supervisor reconnects (a new driver, or connect())",
+            )
         try:
-            return await self._session.command(line)
+            return await session.command(line)
         finally:
-            if self._session is not None and self._session.state is ConnectionState.FAILED:
+            if not session.alive:
                 self.state = ConnectionState.FAILED
 
     async def _ok(self, line: bytes) -> Ok:
@@ -287,7 +378,7 @@ class TesiraMixer(AudioMixer):
             "address": "check the channel's `block` (instance tag, case-sensitive) in the profile",
             "parse": "the model's command template does not fit this firmware",
         }.get(err.kind)
-        return DeviceError(
+        return err_class(err.kind)(
             f"{text!r} refused: {err.reason}", device=self.name, hint=hint, code=err.kind
         )
 

@@ -54,11 +54,18 @@ class TtpSession:
         #: lines that were neither a reply nor the echo, since the current command was sent
         self._noise: list[str] = []
         self._sent = ""
+        #: bytes read from the link so far (telnet negotiation included)
+        self._received = 0
 
     @property
     def where(self) -> str:
         """The address, for messages."""
         raise NotImplementedError
+
+    @property
+    def alive(self) -> bool:
+        """True while the session can carry commands."""
+        return self.state is ConnectionState.CONNECTED
 
     async def open(self) -> None:
         """Connect and, for telnet, wait for the banner; raise TransportError/DeviceTimeoutError."""
@@ -88,12 +95,7 @@ class TtpSession:
                     await self._banner.wait()
             except TimeoutError:
                 await self.close(ConnectionState.FAILED)
-                raise self._failure or DeviceTimeoutError(
-                    f"no TTP welcome banner from {self.where} within {self.timeout_s:g} s",
-                    device=self.name,
-                    hint="the port answers but is not a Tesira Text Protocol server",
-                    timeout_s=self.timeout_s,
-                ) from None
+                raise self._failure or self._no_banner() from None
             if self._failure is not None:
                 await self.close(ConnectionState.FAILED)
                 raise self._failure
@@ -118,6 +120,7 @@ class TtpSession:
                     reply = await self._replies.get()
             except TimeoutError:
                 await self.close(ConnectionState.FAILED)
+                applied = not _is_read(self._sent)
                 if self._noise:  # not silent: it talks, but not TTP (wrong baud rate or port)
                     raise ProtocolError(
                         f"no TTP reply to {self._sent!r} within {self.timeout_s:g} s; the DSP sent "
@@ -126,11 +129,18 @@ class TtpSession:
                         hint="check the baud rate (serial) and that this port is the DSP's "
                         "TTP port",
                     ) from None
+                hint = "the DSP is silent: check power, cable and that nothing else holds the port"
+                if applied:
+                    hint = (
+                        "the command may still be applied; check with `mcu-control mixer "
+                        f"status`. {hint[0].upper()}{hint[1:]}"
+                    )
                 raise DeviceTimeoutError(
-                    f"no reply to {line.decode('utf-8', 'replace').strip()!r} within {self.timeout_s:g} s",
+                    f"no reply to {self._sent!r} within {self.timeout_s:g} s",
                     device=self.name,
-                    hint="the DSP is silent: check power, cable and that nothing else holds the port",
+                    hint=hint,
                     timeout_s=self.timeout_s,
+                    may_have_applied=applied,
                 ) from None
             except OSError as exc:
                 await self.close(ConnectionState.FAILED)
@@ -159,6 +169,34 @@ class TtpSession:
     async def _open_stream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         raise NotImplementedError
 
+    def _no_banner(self) -> McuControlError:
+        """Why no banner came: a frozen DSP (silence) is not a foreign service (other text)."""
+        if self._received == 0:
+            return DeviceTimeoutError(
+                f"{self.where} accepted the connection but sent nothing within "
+                f"{self.timeout_s:g} s (no telnet negotiation, no banner)",
+                device=self.name,
+                hint="the DSP looks frozen: power-cycle it (a TTP server negotiates telnet at "
+                "once, even while busy)",
+                timeout_s=self.timeout_s,
+            )
+        if self._noise:
+            return ProtocolError(
+                f"{self.where} answers but is not a Tesira Text Protocol server: it sent "
+                f"{self._noise[0][:60]!r}",
+                device=self.name,
+                hint="check the port: TTP is telnet on TCP 23 (22 is SSH, 61451 is Biamp's "
+                "software port)",
+            )
+        return DeviceTimeoutError(
+            f"no TTP welcome banner from {self.where} within {self.timeout_s:g} s "
+            "(telnet negotiation only)",
+            device=self.name,
+            hint="the port speaks telnet but no Tesira Text Protocol banner came: the DSP may "
+            "still be starting, or this is another telnet service",
+            timeout_s=self.timeout_s,
+        )
+
     async def _read_loop(self) -> None:
         assert self._reader is not None
         splitter = LineSplitter()
@@ -166,6 +204,7 @@ class TtpSession:
         try:
             while True:
                 data = await self._reader.read(4096)
+                self._received += len(data)
                 if not data:
                     self._fail(
                         TransportError(f"{self.where} closed the connection", device=self.name)
@@ -291,6 +330,13 @@ class SerialSession(TtpSession):
             stopbits=self.stopbits,
         )
         return reader, writer
+
+
+def _is_read(sent: str) -> bool:
+    """True for a TTP `get` (nothing to apply): the verb follows the (maybe quoted) tag."""
+    rest = sent.split('"', 2)[2] if sent.startswith('"') and sent.count('"') >= 2 else sent
+    words = rest.split() if sent.startswith('"') else rest.split()[1:]
+    return bool(words) and words[0] == "get"
 
 
 def _os_detail(exc: BaseException) -> str:

@@ -12,7 +12,14 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
-from devices.errors import ProtocolError
+from devices.errors import (
+    DeviceBusyError,
+    DeviceError,
+    InvalidParameterError,
+    NotAllowedNowError,
+    NotFoundError,
+    ProtocolError,
+)
 
 TERMINATOR = 0xFF
 MAX_PACKET = 16
@@ -36,6 +43,21 @@ class ErrorCode(IntEnum):
     CANCELED = 0x04
     NO_SOCKET = 0x05
     NOT_EXECUTABLE = 0x41
+
+
+#: what each error reply means (the code stays on the error for display)
+ERROR_KINDS: dict[int, type[DeviceError]] = {
+    ErrorCode.MESSAGE_LENGTH: InvalidParameterError,
+    ErrorCode.SYNTAX: InvalidParameterError,
+    ErrorCode.BUFFER_FULL: DeviceBusyError,
+    ErrorCode.NO_SOCKET: NotFoundError,
+    ErrorCode.NOT_EXECUTABLE: NotAllowedNowError,
+}
+
+
+def error_class(code: int) -> type[DeviceError]:
+    """The error class of a VISCA error reply code (CANCELED and unknown: DeviceError)."""
+    return ERROR_KINDS.get(code, DeviceError)
 
 
 ERROR_TEXT: dict[int, str] = {

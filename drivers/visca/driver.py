@@ -86,6 +86,7 @@ class ViscaCamera(PtzCamera):
         manufacturer: str = "",
         model: str = "",
         timeout_s: float = 3.0,
+        motion_probe_s: float = 0.15,
     ) -> None:
         super().__init__(name)
         self.transport = transport
@@ -95,9 +96,10 @@ class ViscaCamera(PtzCamera):
         self.manufacturer = manufacturer
         self.model = model
         self.timeout_s = timeout_s
+        #: gap between the two position reads of `status()` that observe motion (0: do not probe)
+        self.motion_probe_s = motion_probe_s
         self.log = logging.getLogger(f"mcu_control.device.{name}")
         self._auto_stop: asyncio.Task[None] | None = None
-        self._moving: bool | None = False
 
     async def connect(self) -> None:
         if self.state == ConnectionState.CONNECTED:
@@ -111,9 +113,21 @@ class ViscaCamera(PtzCamera):
         self.state = ConnectionState.CONNECTED
 
     async def close(self) -> None:
-        await self._cancel_auto_stop()
-        await self.transport.close()
-        self.state = ConnectionState.CLOSED
+        """Close the link, after a pending automatic Stop has been sent.
+
+        A continuous move always ends in Stop: closing waits for the rest of the move's
+        timeout; cancelling the close (Ctrl-C, shutdown) sends the Stop at once.
+        """
+        try:
+            task = self._auto_stop
+            if task is not None and not task.done():
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    task.cancel()  # we are being cancelled: stop now, not at the timeout
+                await task
+        finally:
+            await self.transport.close()
+            self.state = ConnectionState.CLOSED
 
     async def health(self) -> Health:
         await self.connect()
@@ -153,8 +167,7 @@ class ViscaCamera(PtzCamera):
         await self.transport.command(
             codec.preset_recall(number), completion_timeout_s=timeout_s if wait else None
         )
-        self._moving = False if wait else None
-        return await self.status()
+        return await self._status(still=True) if wait else await self.status()
 
     async def save_preset(self, token: str | None, name: str) -> str:
         if token is None:
@@ -168,12 +181,11 @@ class ViscaCamera(PtzCamera):
         return str(number)
 
     async def status(self) -> PtzStatus:
-        await self.connect()
-        pan, tilt = self._decode(
-            codec.parse_pan_tilt, await self.transport.inquiry(codec.PAN_TILT_POS_INQ)
-        )
-        zoom = self._decode(codec.parse_zoom, await self.transport.inquiry(codec.ZOOM_POS_INQ))
-        return PtzStatus(position=to_generic(pan, tilt, zoom, self.ranges), moving=self._moving)
+        """Position; `moving` from two reads `motion_probe_s` apart (VISCA has no motion inquiry).
+
+        Two equal reads mean still, two different ones moving; without a probe it is None.
+        """
+        return await self._status(still=None)
 
     async def continuous_move(
         self, pan: float, tilt: float, zoom: float, *, timeout_s: float
@@ -194,8 +206,7 @@ class ViscaCamera(PtzCamera):
         else:
             speed = min(ZOOM_SPEED_MAX, round(abs(zoom) * ZOOM_SPEED_MAX))
             await self.transport.command(codec.zoom_drive(zoom > 0, speed))
-        self._moving = pan != 0 or tilt != 0 or zoom != 0
-        if self._moving:
+        if pan != 0 or tilt != 0 or zoom != 0:
             self._auto_stop = asyncio.create_task(
                 self._stop_after(timeout_s), name=f"visca-auto-stop:{self.name}"
             )
@@ -221,8 +232,7 @@ class ViscaCamera(PtzCamera):
             ),
             self.transport.command(codec.zoom_direct(zoom), completion_timeout_s=done),
         )
-        self._moving = False if wait else None
-        return await self.status()
+        return await self._status(still=True) if wait else await self.status()
 
     async def set_power(self, on: bool) -> None:
         await self.connect()
@@ -234,20 +244,51 @@ class ViscaCamera(PtzCamera):
 
     # ------------------------------------------------------------------ private
 
+    async def _status(self, *, still: bool | None) -> PtzStatus:
+        """Read the position; `still=True`: a completion was just observed, no probe needed."""
+        await self.connect()
+        first = await self._read_units()
+        moving: bool | None = False if still else None
+        if still is None and self.motion_probe_s > 0:
+            await asyncio.sleep(self.motion_probe_s)
+            second = await self._read_units()
+            moving, first = second != first, second
+        return PtzStatus(position=to_generic(*first, self.ranges), moving=moving)
+
+    async def _read_units(self) -> tuple[int, int, int]:
+        pan, tilt = self._decode(
+            codec.parse_pan_tilt, await self.transport.inquiry(codec.PAN_TILT_POS_INQ)
+        )
+        zoom = self._decode(codec.parse_zoom, await self.transport.inquiry(codec.ZOOM_POS_INQ))
+        return pan, tilt, zoom
+
     async def _send_stop(self) -> None:
         await self.transport.command(codec.pan_tilt_stop(), completion_timeout_s=self.timeout_s)
         await self.transport.command(codec.zoom_stop(), completion_timeout_s=self.timeout_s)
-        self._moving = False
 
     async def _stop_after(self, delay_s: float) -> None:
-        await asyncio.sleep(delay_s)
-        self._auto_stop = None
+        """Send Stop after `delay_s`, or at once when cancelled (close, Ctrl-C, loop shutdown).
+
+        Only a newer command (which took the task out of `_auto_stop`) skips the Stop.
+        """
+        me = asyncio.current_task()
         try:
-            await self._send_stop()
-        except Exception:
-            self.log.warning("automatic stop after %.1f s failed", delay_s, exc_info=True)
+            await asyncio.sleep(delay_s)
+        finally:
+            if self._auto_stop is me:
+                self._auto_stop = None
+                try:
+                    async with asyncio.timeout(2 * self.timeout_s):
+                        await self._send_stop()
+                except Exception:
+                    self.log.warning(
+                        "automatic stop failed: the camera may still be moving; "
+                        "send `mcu-control camera stop`",
+                        exc_info=True,
+                    )
 
     async def _cancel_auto_stop(self) -> None:
+        """A newer command supersedes the pending automatic Stop (it moves or stops itself)."""
         task, self._auto_stop = self._auto_stop, None
         if task is not None and task is not asyncio.current_task():
             task.cancel()

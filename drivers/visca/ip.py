@@ -120,9 +120,7 @@ class ViscaIpTransport(ViscaTransport):
                             raise self._device_error(item, body)
                         # a repeated ACK (answer to a resend) is expected; skip it
             except TimeoutError:
-                raise self._timeout(
-                    f"completion of {body.hex(' ')}", completion_timeout_s
-                ) from None
+                raise self._completion_timeout(body, completion_timeout_s) from None
         finally:
             self._waiters.pop(seq, None)
 
@@ -158,7 +156,11 @@ class ViscaIpTransport(ViscaTransport):
                     except TimeoutError:
                         continue
         except TimeoutError:
-            raise self._timeout(f"{what} to sequence {seq}", self.timeout_s) from None
+            raise self._timeout(
+                f"{what} to sequence {seq}",
+                self.timeout_s,
+                may_have_applied=ptype == PayloadType.COMMAND,
+            ) from None
         finally:
             if own:
                 self._waiters.pop(seq, None)

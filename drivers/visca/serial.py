@@ -131,7 +131,7 @@ class ViscaSerialTransport(ViscaTransport):
             async with asyncio.timeout(completion_timeout_s):
                 await done
         except TimeoutError:
-            raise self._timeout(f"completion of {body.hex(' ')}", completion_timeout_s) from None
+            raise self._completion_timeout(body, completion_timeout_s) from None
         finally:
             if self._sockets.get(socket) is done:
                 del self._sockets[socket]
@@ -154,7 +154,9 @@ class ViscaSerialTransport(ViscaTransport):
                 return await future
         except TimeoutError:
             what = "ACK" if kind == "command" else "inquiry reply"
-            raise self._timeout(f"{what} to {body.hex(' ')}", self.timeout_s) from None
+            raise self._timeout(
+                f"{what} to {body.hex(' ')}", self.timeout_s, may_have_applied=kind == "command"
+            ) from None
         except OSError as exc:
             raise TransportError(f"serial write failed: {exc}", device=self.name) from None
         finally:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import abc
-import asyncio
 import logging
 
-from devices.errors import DeviceError, DeviceTimeoutError, ProtocolError
-from drivers.visca.codec import ErrorCode, ErrorReply
+from devices.errors import DeviceBusyError, DeviceError, DeviceTimeoutError, ProtocolError
+from drivers.retry import RetryPolicy
+from drivers.visca.codec import ErrorCode, ErrorReply, error_class
 
-#: how often a "buffer full" command is retried before giving up, and the pause between tries
-BUFFER_FULL_RETRIES = 5
-BUFFER_FULL_PAUSE_S = 0.1
+#: a "buffer full" command is retried (5 times, 0.1 s apart): the sockets free up as moves end
+BUFFER_FULL_RETRY = RetryPolicy(attempts=6, pause_s=0.1, on=(DeviceBusyError,))
 
 
 class ViscaTransport(abc.ABC):
@@ -36,15 +35,11 @@ class ViscaTransport(abc.ABC):
         A "command buffer full" reply is retried a few times, since the sockets free up
         as running moves finish; every other error reply raises DeviceError.
         """
-        for attempt in range(BUFFER_FULL_RETRIES + 1):
-            try:
-                await self._command(body, completion_timeout_s)
-                return
-            except DeviceError as exc:
-                if exc.code != ErrorCode.BUFFER_FULL or attempt == BUFFER_FULL_RETRIES:
-                    raise
-                self.log.info("command buffer full; retrying in %.1f s", BUFFER_FULL_PAUSE_S)
-                await asyncio.sleep(BUFFER_FULL_PAUSE_S)
+        await BUFFER_FULL_RETRY.run(
+            lambda: self._command(body, completion_timeout_s),
+            log=self.log,
+            what=f"command {body.hex(' ')}",
+        )
 
     @abc.abstractmethod
     async def inquiry(self, body: bytes) -> bytes:
@@ -60,19 +55,40 @@ class ViscaTransport(abc.ABC):
             ErrorCode.NOT_EXECUTABLE: "the camera cannot do this now (standby? menu open?)",
         }
         hint = hints.get(reply.code)
-        return DeviceError(
+        return error_class(reply.code)(
             f"VISCA {reply.text}" + (f" for command {body.hex(' ')}" if body else ""),
             device=self.name,
             hint=hint,
             code=reply.code,
         )
 
-    def _timeout(self, what: str, timeout_s: float) -> DeviceTimeoutError:
+    def _timeout(
+        self, what: str, timeout_s: float, *, may_have_applied: bool = False
+    ) -> DeviceTimeoutError:
+        """No answer at all: the camera may be off or the link wrong."""
+        hint = "check power, cabling/address (serial) or host and port (IP)"
+        if may_have_applied:
+            hint = (
+                f"the command may still be applied; {hint}; check with `mcu-control camera status`"
+            )
         return DeviceTimeoutError(
             f"no VISCA {what} within {timeout_s:g} s",
             device=self.name,
-            hint="check power, cabling/address (serial) or host and port (IP)",
+            hint=hint,
             timeout_s=timeout_s,
+            may_have_applied=may_have_applied,
+        )
+
+    def _completion_timeout(self, body: bytes, timeout_s: float) -> DeviceTimeoutError:
+        """ACK but no completion: the camera took the command and is still carrying it out."""
+        return DeviceTimeoutError(
+            f"the camera acknowledged {body.hex(' ')} but reported no completion within "
+            f"{timeout_s:g} s: it is still moving",
+            device=self.name,
+            hint="the move may still finish; check with `mcu-control camera status`, "
+            "or allow longer (--wait-timeout)",
+            timeout_s=timeout_s,
+            may_have_applied=True,
         )
 
     def protocol_error(self, detail: str) -> ProtocolError:

@@ -53,6 +53,13 @@ class OnvifFaults:
     garbage: bool = False  # answer 200 with bytes that are not XML
     reject_auth: bool = False  # NotAuthorized whatever the credentials
     http_500: bool = False  # answer HTTP 500 with an empty body
+    #: how a refused token is answered: "fault" (400 + ter:NotAuthorized, ONVIF Core), "http-401"
+    #: (401 + a Digest challenge, cameras that also speak HTTP Digest) or "reason-only" (400,
+    #: a fault without the NotAuthorized subcode, the reason text saying so: common firmware)
+    reject_auth_as: str = "fault"
+    #: GotoPreset to a token the camera does not list answers OK and does nothing (seen on
+    #: several firmwares instead of ter:NoToken)
+    accept_unknown_preset: bool = False
 
     def update(self, values: Mapping[str, Any]) -> None:
         """Set switches from plain data (a scenario file)."""
@@ -186,6 +193,12 @@ class OnvifCameraSim:
             xml = f"<{prefix}:{op}Response>{payload}</{prefix}:{op}Response>"
             return _envelope(xml, 200)
         except SoapFaultError as fault:
+            if fault.status == 401:
+                return web.Response(
+                    status=401,
+                    text="401 Unauthorized",
+                    headers={"WWW-Authenticate": 'Digest realm="onvif-sim", nonce="0", qop="auth"'},
+                )
             return _fault(fault)
         except ET.ParseError as exc:
             return _fault(
@@ -193,7 +206,15 @@ class OnvifCameraSim:
             )
 
     def _authenticate(self, header: ET.Element | None) -> None:
-        not_auth = SoapFaultError("env:Sender", ["ter:NotAuthorized"], "Sender not Authorized")
+        style = self.faults.reject_auth_as
+        if style not in ("fault", "http-401", "reason-only"):
+            raise ValueError(f"unknown reject_auth_as {style!r}")
+        not_auth = SoapFaultError(
+            "env:Sender",
+            [] if style == "reason-only" else ["ter:NotAuthorized"],
+            "Sender not Authorized",
+            status=401 if style == "http-401" else 400,
+        )
         if self.faults.reject_auth or header is None:
             raise not_auth
         token = header.find("wsse:Security/wsse:UsernameToken", NS)
@@ -350,6 +371,8 @@ class OnvifCameraSim:
         token = el.findtext("tptz:PresetToken", "", NS)
         preset = self.presets.get(token)
         if preset is None:
+            if self.faults.accept_unknown_preset:
+                return "tptz", ""
             raise SoapFaultError(
                 "env:Sender", ["ter:InvalidArgVal", "ter:NoToken"], "no such preset"
             )

@@ -42,6 +42,7 @@ class SnmpAgent:
         start_timeout_s: float = 20.0,
         shared_state: bool = False,
         uptime_s: float = 86400.0,
+        read_only_community: str | None = None,
     ) -> None:
         if not endpoints:
             raise ValueError("SnmpAgent needs at least one endpoint")
@@ -58,6 +59,9 @@ class SnmpAgent:
         self.shared_state = shared_state
         #: sysUpTime when the agent starts (it then counts up in real time)
         self.uptime_s = uptime_s
+        #: a second community that may read everything and write nothing: a SET answers
+        #: noAccess (RFC 3416 §4.2.5: the variable is not in the community's write view)
+        self.read_only_community = read_only_community
         self._procs: list[subprocess.Popen[bytes]] = []
         self._groups: list[list[tuple[str, int]]] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -134,6 +138,14 @@ class SnmpAgent:
             flags=re.M,
         )
         (data / f"{self.community}.snmprec").write_text(text, encoding="utf-8")
+        if self.read_only_community:
+            read_only = re.sub(
+                r"^([0-9.]+)\|(\d+):writecache\|value=([^,\n]*).*$",
+                r"\1|\2:error|op=set,status=noaccess,value=\3",
+                text,
+                flags=re.M,
+            )
+            (data / f"{self.read_only_community}.snmprec").write_text(read_only, encoding="utf-8")
         cache = base / "cache"
         shutil.rmtree(cache, ignore_errors=True)  # the index must see the new data
         args = [

@@ -44,6 +44,10 @@ class TesiraFaults:
     drop: bool = False  # close the connection when the next command arrives
     err_everything: bool = False  # answer every command with -ERR
     no_banner: bool = False  # telnet: negotiate but never send the banner
+    frozen: bool = False  # a hung DSP: accepts the connection, never sends a byte
+    #: another service on the port: send this text on connect (e.g. an SSH banner), then
+    #: answer every line with it again; never TTP
+    foreign_greeting: str = ""
     reply_delay_s: float = 0.0  # wait this long before each answer (a real DSP's latency)
 
 
@@ -101,6 +105,9 @@ class TesiraSim:
         #: telnet clients that answered the option negotiation correctly
         self.negotiations_ok = 0
         self.connections = 0
+        #: subscriptions a session still held when its connection ended (a polite client
+        #: unsubscribes first: over RS-232 they would live on for the next user of the line)
+        self.subs_at_disconnect: list[int] = []
         self._sessions: set[_Session] = set()
         self._server: asyncio.Server | None = None
         self._meter_task: asyncio.Task[None] | None = None
@@ -174,6 +181,9 @@ class TesiraSim:
         self.connections += 1
         session = _Session(writer)
         try:
+            if self.faults.frozen or self.faults.foreign_greeting:
+                await self._not_ttp(reader, writer)
+                return
             if self.transport == "telnet" and not await self._negotiate(reader, writer):
                 return
             self._sessions.add(session)
@@ -191,9 +201,21 @@ class TesiraSim:
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:
+            self.subs_at_disconnect.append(len(session.subs))
             self._sessions.discard(session)
             writer.close()
             self._handlers.discard(task)
+
+    async def _not_ttp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A frozen DSP (silence) or a foreign service (its own greeting, never TTP)."""
+        greeting = self.faults.foreign_greeting.encode()
+        if greeting:
+            writer.write(greeting)
+            await writer.drain()
+        while await reader.read(4096):
+            if greeting:
+                writer.write(greeting)
+                await writer.drain()
 
     async def _negotiate(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         writer.write(b"".join(bytes((IAC, cmd, opt)) for cmd, opt in NEGOTIATION))
@@ -224,7 +246,7 @@ class TesiraSim:
         self.commands_seen.append(line)
         if self.faults.drop:
             return False
-        if self.faults.no_reply:
+        if self.faults.no_reply or self.faults.frozen:
             return True
         if self.faults.reply_delay_s > 0:
             await asyncio.sleep(self.faults.reply_delay_s)

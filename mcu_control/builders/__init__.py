@@ -2,13 +2,34 @@
 
 Drivers import only `devices`, never `profiles`; these builders are where a profile's
 configuration (secrets resolved, model data unpacked into plain values) meets a driver's
-constructor. One module per device kind, each exposing one `build(...)` function:
+constructor. `build(kind, key, loaded, point, cfg)` is the one generic entry: it looks the key
+up in `drivers/registry.py` and calls that driver's typed builder — a function here that
+constructs the concrete class with checked arguments:
 
-- `mcu.build(loaded: LoadedProfile) -> Mcu`
-- `camera.build(loaded: LoadedProfile, point: PointConfig, cfg: CameraConfig) -> PtzCamera`
-- `mixer.build(loaded: LoadedProfile, point: PointConfig, cfg: MixerConfig) -> AudioMixer`
-- `codec.build(loaded: LoadedProfile, point: PointConfig, cfg: CodecConfig) -> Codec`
-  (also used for the recorder's reachability, with a CodecConfig made from the recorder)
+- `mcu.build_codian`, `mcu.build_rmx` (and `mcu.build(loaded)` for the central point's MCU)
+- `camera.build_onvif`, `camera.build_visca`
+- `mixer.build_tesira`, `mixer.build_snmp`
+- `codec.build_sip`, `codec.build_h323` (also the recorder's reachability)
 
 Device names passed to drivers are "<point id>.<device id>" so every error names the device.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from drivers.registry import resolve, spec
+
+if TYPE_CHECKING:
+    from devices.interfaces import Device
+
+
+def build(kind: str, key: str, *args: Any) -> Device:
+    """The driver for `key` (an `kind` interface: "PtzCamera", "AudioMixer", "Mcu", "Codec")."""
+    from devices.interfaces import Device
+
+    s = spec(kind, key)
+    device = resolve(s.build)(*args)
+    if not (isinstance(device, Device) and isinstance(device, s.interface)):
+        raise TypeError(f"{s.build} built {type(device).__name__}, not a {kind}")
+    return device

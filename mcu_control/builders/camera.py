@@ -5,53 +5,42 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from devices.errors import ConfigError
-from drivers.registry import driver_class
+from drivers.registry import spec
 
 if TYPE_CHECKING:
     from devices.interfaces import PtzCamera
+    from drivers.onvif.driver import OnvifCamera
+    from drivers.visca.driver import ViscaCamera
     from profiles.camera import CameraConfig, CameraModel
     from profiles.loader import LoadedProfile
     from profiles.schema import PointConfig
 
-_PROTOCOL = {"onvif": "onvif", "visca-serial": "visca", "visca-ip": "visca"}
-
 
 def build(loaded: LoadedProfile, point: PointConfig, cfg: CameraConfig) -> PtzCamera:
-    """The driver for `cfg`, named "<point>.<camera>", with secrets resolved and model data unpacked."""
+    """The driver for `cfg`, named "<point>.<camera>" (the registry's builder for its key)."""
     from devices.interfaces import PtzCamera
+    from mcu_control.builders import build as build_any
 
-    name = f"{point.id}.{cfg.id}"
-    model = loaded.camera_model(cfg.model)
-    if model.protocol != _PROTOCOL[cfg.driver]:
-        raise ConfigError(
-            f"model {cfg.model!r} speaks {model.protocol}, but the camera uses driver {cfg.driver!r}",
-            device=name,
-            hint="pick a model of the same protocol or change `driver`",
-        )
-    cls = driver_class(PtzCamera, cfg.driver)  # type: ignore[type-abstract]
-    if cfg.driver == "onvif":
-        return _onvif(loaded, name, cfg, model, cls)
-    return _visca(name, cfg, model, cls)
+    camera = build_any("PtzCamera", cfg.driver, loaded, point, cfg)
+    assert isinstance(camera, PtzCamera)
+    return camera
 
 
-def _onvif(
-    loaded: LoadedProfile,
-    name: str,
-    cfg: CameraConfig,
-    model: CameraModel,
-    cls: type[PtzCamera],
-) -> PtzCamera:
+def build_onvif(loaded: LoadedProfile, point: PointConfig, cfg: CameraConfig) -> OnvifCamera:
+    from drivers.onvif.driver import OnvifCamera
     from profiles.camera import OnvifModel
 
+    name = f"{point.id}.{cfg.id}"
+    model = _model(loaded, name, cfg)
     assert cfg.password is not None
     assert cfg.username is not None
     assert cfg.host is not None
     onvif = model.onvif or OnvifModel()
     secret = cfg.password.resolve(base_dir=loaded.path.parent)
-    return cls(  # type: ignore[call-arg]
+    return OnvifCamera(
         name,
         host=cfg.host,
-        port=cfg.effective_port,
+        port=cfg.effective_port or 80,
         username=cfg.username,
         password=secret,
         profile_token=cfg.profile_token,
@@ -61,12 +50,15 @@ def _onvif(
     )
 
 
-def _visca(name: str, cfg: CameraConfig, model: CameraModel, cls: type[PtzCamera]) -> PtzCamera:
-    from drivers.visca.driver import ViscaRanges
+def build_visca(loaded: LoadedProfile, point: PointConfig, cfg: CameraConfig) -> ViscaCamera:
+    from drivers.visca.driver import ViscaCamera, ViscaRanges
     from drivers.visca.transport import ViscaTransport
 
+    name = f"{point.id}.{cfg.id}"
+    model = _model(loaded, name, cfg)
     v = model.visca
-    assert v is not None
+    if v is None:
+        raise ConfigError(f"model {cfg.model!r} has no `visca:` ranges", device=name)
     ranges = ViscaRanges(
         pan_min=v.pan_min,
         pan_max=v.pan_max,
@@ -79,7 +71,7 @@ def _visca(name: str, cfg: CameraConfig, model: CameraModel, cls: type[PtzCamera
         preset_max=v.preset_max,
     )
     transport: ViscaTransport
-    if cfg.driver == "visca-serial":
+    if spec("PtzCamera", cfg.driver).link == "serial":
         from drivers.visca.serial import ViscaSerialTransport
 
         assert cfg.serial is not None
@@ -101,7 +93,7 @@ def _visca(name: str, cfg: CameraConfig, model: CameraModel, cls: type[PtzCamera
         transport = ViscaIpTransport(
             name, host=cfg.host, port=cfg.effective_port or 52381, timeout_s=cfg.timeout_s
         )
-    return cls(  # type: ignore[call-arg]
+    return ViscaCamera(
         name,
         transport,
         ranges=ranges,
@@ -110,3 +102,15 @@ def _visca(name: str, cfg: CameraConfig, model: CameraModel, cls: type[PtzCamera
         model=model.name,
         timeout_s=cfg.timeout_s,
     )
+
+
+def _model(loaded: LoadedProfile, name: str, cfg: CameraConfig) -> CameraModel:
+    model = loaded.camera_model(cfg.model)
+    expected = spec("PtzCamera", cfg.driver).protocol
+    if model.protocol != expected:
+        raise ConfigError(
+            f"model {cfg.model!r} speaks {model.protocol}, but the camera uses driver {cfg.driver!r}",
+            device=name,
+            hint="pick a model of the same protocol or change `driver`",
+        )
+    return model

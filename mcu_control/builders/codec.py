@@ -2,32 +2,42 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from devices.interfaces import Codec
-from drivers.registry import driver_class
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from devices.interfaces import Codec
+    from drivers.sip.driver import H323Codec, SipCodec
     from profiles.codec import CodecConfig
     from profiles.loader import LoadedProfile
     from profiles.schema import PointConfig
 
 
 def build(loaded: LoadedProfile, point: PointConfig, cfg: CodecConfig) -> Codec:
-    """SIP OPTIONS or H.323 connect check against the codec's host and port."""
-    name = f"{point.id}.{cfg.id}"
-    # the registry checks the class implements Codec; constructors differ per driver
-    cls: Any = driver_class(Codec, cfg.driver)
-    codec: Codec
-    if cfg.driver == "sip":
-        codec = cls(
-            name,
-            host=cfg.host,
-            port=cfg.effective_port,
-            transport=cfg.transport,
-            uri=cfg.address,
-            timeout_s=cfg.timeout_s,
-        )
-    else:
-        codec = cls(name, host=cfg.host, port=cfg.effective_port, timeout_s=cfg.timeout_s)
+    """SIP OPTIONS or H.323 connect check (the registry's builder for the codec's key)."""
+    from devices.interfaces import Codec
+    from mcu_control.builders import build as build_any
+
+    codec = build_any("Codec", cfg.driver, loaded, point, cfg)
+    assert isinstance(codec, Codec)
     return codec
+
+
+def build_sip(loaded: LoadedProfile, point: PointConfig, cfg: CodecConfig) -> SipCodec:
+    from drivers.sip.driver import SipCodec
+
+    return SipCodec(
+        f"{point.id}.{cfg.id}",
+        host=cfg.host,
+        port=cfg.effective_port,
+        transport=cfg.transport,
+        uri=cfg.address,
+        timeout_s=cfg.timeout_s,
+    )
+
+
+def build_h323(loaded: LoadedProfile, point: PointConfig, cfg: CodecConfig) -> H323Codec:
+    from drivers.sip.driver import H323Codec
+
+    return H323Codec(
+        f"{point.id}.{cfg.id}", host=cfg.host, port=cfg.effective_port, timeout_s=cfg.timeout_s
+    )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from devices.errors import ConfigError
 from devices.interfaces import CallProtocol, ConferenceSpec, Mcu, ParticipantSpec
-from drivers.registry import driver_class
 
 if TYPE_CHECKING:
+    from devices.secrets import Secret
+    from drivers.codian.driver import CodianMcu
+    from drivers.rmx.driver import RmxMcu
     from profiles.loader import LoadedProfile
     from profiles.mcu import McuConfig
     from profiles.schema import PointConfig
@@ -23,25 +25,54 @@ def central(loaded: LoadedProfile) -> tuple[PointConfig, McuConfig]:
 
 
 def build(loaded: LoadedProfile) -> Mcu:
-    """The MCU driver of the central point, password resolved, plain values only."""
+    """The MCU driver of the central point (the registry's builder for its key)."""
+    from mcu_control.builders import build as build_any
+
     point, cfg = central(loaded)
+    mcu = build_any("Mcu", cfg.driver, loaded, point, cfg)
+    assert isinstance(mcu, Mcu)
+    return mcu
+
+
+def build_codian(loaded: LoadedProfile, point: PointConfig, cfg: McuConfig) -> CodianMcu:
+    from drivers.codian.driver import CodianMcu
+
+    return CodianMcu(f"{point.id}.{cfg.id}", **_http_settings(loaded, cfg))
+
+
+def build_rmx(loaded: LoadedProfile, point: PointConfig, cfg: McuConfig) -> RmxMcu:
+    from drivers.rmx.driver import RmxMcu
+
+    return RmxMcu(f"{point.id}.{cfg.id}", **_http_settings(loaded, cfg))
+
+
+class _HttpSettings(TypedDict):
+    host: str
+    port: int | None
+    tls: bool
+    username: str
+    password: Secret
+    timeout_s: float
+    ca_file: str | None
+    verify_tls: bool
+
+
+def _http_settings(loaded: LoadedProfile, cfg: McuConfig) -> _HttpSettings:
+    """What every HTTP MCU driver takes: address, TLS, credentials (password resolved)."""
     base = loaded.path.parent
     ca_file = None
     if cfg.ca_file is not None:
         ca_file = str(cfg.ca_file if cfg.ca_file.is_absolute() else base / cfg.ca_file)
-    cls = driver_class(Mcu, cfg.driver)  # type: ignore[type-abstract]
-    mcu: Mcu = cls(  # type: ignore[call-arg]
-        f"{point.id}.{cfg.id}",
-        host=cfg.host,
-        port=cfg.port,
-        tls=cfg.tls,
-        username=cfg.username,
-        password=cfg.password.resolve(base_dir=base),
-        timeout_s=cfg.timeout_s,
-        ca_file=ca_file,
-        verify_tls=cfg.verify_tls,
-    )
-    return mcu
+    return {
+        "host": cfg.host,
+        "port": cfg.port,
+        "tls": cfg.tls,
+        "username": cfg.username,
+        "password": cfg.password.resolve(base_dir=base),
+        "timeout_s": cfg.timeout_s,
+        "ca_file": ca_file,
+        "verify_tls": cfg.verify_tls,
+    }
 
 
 def conference_spec(loaded: LoadedProfile) -> ConferenceSpec:

@@ -182,33 +182,74 @@ def move(
     absolute: Annotated[
         bool, typer.Option("--absolute", help="Go to the position instead of moving at a speed.")
     ] = False,
-    timeout: TimeoutOpt = 1.0,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", help="Continuous move: seconds before the Stop.", min=0.1),
+    ] = 1.0,
+    wait_timeout: Annotated[
+        float,
+        typer.Option(
+            "--wait-timeout", help="--absolute: seconds to wait for the camera to arrive.", min=0.1
+        ),
+    ] = 15.0,
 ) -> None:
-    """Continuous move for --timeout seconds, or with --absolute a move to a position."""
+    """Continuous move for --timeout seconds (always ended by a Stop), or --absolute to a position.
+
+    The Stop is sent when the timeout ends, and at once on Ctrl-C or SIGTERM.
+    """
+    import asyncio
+    import signal
+
     from devices.interfaces import PtzPosition
 
     loaded = load()
     pt, cfg = _find(loaded, point, camera)
 
     async def go() -> PtzStatus | None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        terminated = asyncio.Event()
+
+        def on_sigterm() -> None:
+            terminated.set()
+            task.cancel()
+
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+        try:
+            return await drive()
+        except asyncio.CancelledError:
+            if terminated.is_set():
+                raise typer.Exit(128 + signal.SIGTERM) from None
+            raise
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    async def drive() -> PtzStatus | None:
         cam = _build(loaded, pt, cfg)
         try:
             if absolute:
-                return await cam.absolute_move(PtzPosition(pan, tilt, zoom), timeout_s=timeout)
+                position = PtzPosition(pan, tilt, zoom)
+                return await cam.absolute_move(position, timeout_s=wait_timeout)
             await cam.continuous_move(pan, tilt, zoom, timeout_s=timeout)
             return None
         finally:
-            await cam.close()
+            await cam.close()  # sends the pending Stop: after --timeout, at once when cancelled
 
     status = run(go)
     emit(
         {
             "camera": f"{pt.id}.{cfg.id}",
             "mode": "absolute" if absolute else "continuous",
-            "request": {"pan": pan, "tilt": tilt, "zoom": zoom, "timeout_s": timeout},
+            "request": {
+                "pan": pan,
+                "tilt": tilt,
+                "zoom": zoom,
+                "timeout_s": wait_timeout if absolute else timeout,
+            },
             "status": _status(status) if status else None,
         },
-        lambda: f"[green]✓[/] {pt.id}.{cfg.id}: {'moved' if absolute else 'moving'}",
+        lambda: f"[green]✓[/] {pt.id}.{cfg.id}: {'arrived' if absolute else 'moved and stopped'}",
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, get_args
 
+from devices.errors import DeviceTimeoutError, McuControlError
 from profiles.schema import MqttAction
 
 CommandHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -80,6 +81,20 @@ def error_reply(
     authentication, …). `message` is plain words for the requester, never Python text.
     """
     error = {"code": code, "kind": kind or code, "message": message}
+    return {"id": request_id, "ok": False, "error": error}
+
+
+def device_error_reply(request_id: str | None, exc: McuControlError) -> dict[str, Any]:
+    """`failed`, with what the error means (`kind`), which device, and whether it may apply."""
+    error: dict[str, Any] = {
+        "code": "failed",
+        "message": str(exc),
+        "kind": exc.kind,
+        "device": exc.device,
+        "retryable": exc.retryable,
+    }
+    if isinstance(exc, DeviceTimeoutError):
+        error["may_have_applied"] = exc.may_have_applied
     return {"id": request_id, "ok": False, "error": error}
 
 

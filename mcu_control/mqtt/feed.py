@@ -34,6 +34,7 @@ from mcu_control.mqtt.actions import BadParamsError, validate_params
 from mcu_control.mqtt.commands import (
     CommandRouter,
     MalformedCommandError,
+    device_error_reply,
     error_reply,
     ok_reply,
     parse_request,
@@ -593,15 +594,19 @@ class MqttFeed:
     ) -> dict[str, Any]:
         handler = self._router[action]
         log.info("MQTT command %s (id %s) running", action, request_id)
+        deadline = asyncio.timeout(self._command_timeout)
         try:
-            async with asyncio.timeout(self._command_timeout):
+            async with deadline:
                 result = await handler(params)
-        except TimeoutError:
-            return error_reply(
-                request_id, "timeout", f"{action} did not finish in {self._command_timeout} s"
-            )
-        except McuControlError as exc:
-            return error_reply(request_id, "failed", str(exc))
+        except McuControlError as exc:  # first: a DeviceTimeoutError is also a TimeoutError
+            return device_error_reply(request_id, exc)
+        except TimeoutError as exc:
+            if deadline.expired():  # only the command's own deadline is a command timeout
+                return error_reply(
+                    request_id, "timeout", f"{action} did not finish in {self._command_timeout} s"
+                )
+            log.warning("MQTT command %s (id %s): unmapped timeout: %s", action, request_id, exc)
+            return error_reply(request_id, "failed", "a device did not answer in time")
         except ValueError as exc:  # the handler's own check, worded for the requester
             return error_reply(request_id, "bad-params", str(exc))
         except Exception:  # KeyError, TypeError … past the schema: a bug, not the requester's

@@ -166,6 +166,7 @@ def device_payload(site: str, device: DeviceState) -> dict[str, Any]:
         "reason": device.reason,
         "error_kind": device.error_kind,
         "connected": device.connected,
+        "link": device.link,
         "details": device.details,
         "checked_at": _iso(device.checked_at),
     }

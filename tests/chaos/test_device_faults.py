@@ -288,3 +288,47 @@ def _drain(q: asyncio.Queue[Change]) -> list[tuple[str, str]]:
         if c.kind == "event":
             out.append((c.key, str(c.payload.get("device"))))
     return out
+
+
+async def test_the_supervisor_publishes_its_link_state_and_runs_on_connected_hooks(
+    chaos_site_profile: LoadedProfile,
+) -> None:
+    """connecting → ready (hook) → backoff while the DSP drops the line → ready (hook) → stopped."""
+    dev = next(d for d in DEVICES if d.id == "tien-du.mixer")
+    async with _device(chaos_site_profile, dev, "drop") as h:
+        read = device_readers(h.site)[dev.id]
+        links: list[str] = []
+        events = h.site.store.subscribe()
+        connected: list[str] = []
+
+        async def hook(device_id: str) -> None:
+            connected.append(device_id)
+
+        sup = DeviceSupervisor(
+            h.site,
+            dev.id,
+            read,
+            interval_s=0.1,
+            timeout_s=4 * T,
+            backoff=Backoff(initial_s=0.1, max_s=0.2, jitter=0.0),
+            on_connected=[hook],
+        )
+        sup.start()
+        try:
+            await _until(lambda: h.site.store.devices[dev.id].link == "ready")
+            assert connected == [dev.id]
+            await h.fault_on()
+            await _until(lambda: h.site.store.devices[dev.id].link == "backoff")
+            await h.fault_off()
+            await _until(lambda: h.site.store.devices[dev.id].link == "ready")
+            assert connected == [dev.id, dev.id]  # the hook ran again after the reconnect
+        finally:
+            await sup.stop()
+            while not events.empty():
+                change = events.get_nowait()
+                if change.kind == "device" and change.key == dev.id:
+                    links.append(change.payload["link"])
+            h.site.store.unsubscribe(events)
+        assert h.site.store.devices[dev.id].link == "stopped"
+        assert links[0] == "connecting"
+        assert "backoff" in links and links[-1] == "stopped"

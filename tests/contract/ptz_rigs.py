@@ -8,6 +8,7 @@ from typing import Any
 from devices.interfaces import PtzCamera, PtzPosition
 from devices.secrets import Secret
 from drivers.onvif.driver import OnvifCamera
+from drivers.registry import keys
 from drivers.visca.driver import ViscaCamera, ViscaRanges
 from drivers.visca.ip import ViscaIpTransport
 from drivers.visca.serial import ViscaSerialTransport
@@ -39,7 +40,13 @@ PRESETS: list[tuple[str, tuple[float, float, float]]] = [
 ONVIF_TOKENS = ["preset-chu-tri", "preset-cong-dan", "preset-toan-canh"]
 VISCA_TOKENS = ["1", "2", "3"]
 
-KINDS = ["onvif", "onvif-quirks", "visca-socket", "visca-pty", "visca-ip"]
+#: contract rows per registered driver key (tests/contract/test_registry.py checks coverage)
+ROWS: dict[str, list[str]] = {
+    "onvif": ["onvif", "onvif-quirks"],
+    "visca-serial": ["visca-socket", "visca-pty"],
+    "visca-ip": ["visca-ip"],
+}
+KINDS = [row for key in keys("PtzCamera") for row in ROWS.get(key, [])]
 
 
 @dataclass

@@ -35,13 +35,16 @@ from devices.interfaces import (
     CallState,
     Capability,
     ConferenceSpec,
+    ConnectionState,
     Mcu,
     Participant,
     ParticipantSpec,
 )
 from devices.secrets import Secret
 from drivers.codian.driver import CodianMcu
+from drivers.registry import keys
 from drivers.rmx.driver import RmxMcu
+from hil.contract import mcu_read_only
 from hil.sim.codian import CodianSim
 from hil.sim.http_sim import XmlHttpSimulator
 from hil.sim.rmx import RmxSim
@@ -85,6 +88,11 @@ FAMILIES = [
         {"MCU_STATE": "Major"},
     ),
 ]
+
+
+#: contract rows (families) per registered driver key (test_registry.py checks coverage)
+ROWS: dict[str, list[str]] = {"codian-xmlrpc": ["codian"], "rmx-xml": ["rmx"]}
+FAMILIES = [f for key in keys("Mcu") for f in FAMILIES if f.name in ROWS.get(key, [])]
 
 
 @dataclass
@@ -224,6 +232,39 @@ async def test_codian_invented_enumerate_id_is_fault_16() -> None:
                 await mcu.call("participant.status", {"conferenceName": "x"})
             assert caught.value.code == 4
         finally:
+            await mcu.close()
+
+
+def _state(mcu: Mcu) -> ConnectionState:
+    return mcu.state
+
+
+async def test_codian_silence_fails_the_link_and_a_timed_out_change_may_still_apply() -> None:
+    """A dead HTTP MCU is not CONNECTED; a create that timed out says it may still happen."""
+    async with CodianSim(password=PASSWORD) as sim:
+        mcu = CodianMcu(
+            NAME,
+            host="127.0.0.1",
+            port=sim.port,
+            tls=False,
+            username="admin",
+            password=Secret(PASSWORD),
+            timeout_s=TIMEOUT_S,
+        )
+        try:
+            await mcu.connect()
+            assert mcu.state is ConnectionState.CONNECTED
+            sim.faults.delay_s = 10
+            with pytest.raises(DeviceTimeoutError) as created:
+                await mcu.create_conference(ConferenceSpec("late-one"))
+            assert created.value.may_have_applied is True
+            assert "may still be applied" in (created.value.hint or "")
+            assert _state(mcu) is ConnectionState.FAILED
+            with pytest.raises(DeviceTimeoutError) as read:
+                await mcu.info()
+            assert read.value.may_have_applied is False
+        finally:
+            sim.faults.delay_s = 0
             await mcu.close()
 
 
@@ -690,3 +731,8 @@ async def test_codian_relearns_a_participant_readded_with_another_protocol(rig: 
         assert (await participant(rig.mcu, "s", "a")).audio_muted
     finally:
         await other.close()
+
+
+async def test_the_hil_checks_hold(rig: Rig) -> None:
+    """What `pytest hil --inventory` runs against a real MCU, here against the simulator."""
+    await mcu_read_only(rig.mcu)

@@ -22,8 +22,10 @@ from devices.errors import DeviceError, DeviceTimeoutError, NotSupportedError, T
 from devices.health import HealthState
 from devices.interfaces import AudioMixer, Capability
 from devices.secrets import Secret
+from drivers.registry import keys
 from drivers.snmp.driver import SnmpMixer
 from drivers.tesira.driver import TesiraSerialMixer, TesiraTelnetMixer
+from hil.contract import mixer_control, mixer_read_only
 from hil.sim.snmp_agent import SnmpAgent, v2c_get_packet
 from hil.sim.tesira import TesiraSim
 
@@ -77,7 +79,16 @@ def _snmp_peek(agent: SnmpAgent, channel: str) -> bool:
     return bool(int(varbinds[0][1]) == int(QSYS_OIDS["mute_on"]))
 
 
-@pytest.fixture(params=["ttp-serial-pty", "ttp-telnet", "snmp"])
+#: contract rows per registered driver key (tests/contract/test_registry.py checks coverage)
+ROWS: dict[str, list[str]] = {
+    "tesira-serial": ["ttp-serial-pty"],
+    "tesira-telnet": ["ttp-telnet"],
+    "snmp": ["snmp"],
+}
+KINDS = [row for key in keys("AudioMixer") for row in ROWS.get(key, [])]
+
+
+@pytest.fixture(params=KINDS)
 async def rig(
     request: pytest.FixtureRequest, tmp_path: Path, _no_leftover_tasks: None
 ) -> AsyncIterator[Rig]:
@@ -245,3 +256,11 @@ async def test_unreachable_device_fails_fast_with_a_named_error(rig: Rig) -> Non
     await dead.close()
     assert loop.time() - started < 1.5
     assert exc.value.device == "contract.dead"
+
+
+async def test_the_hil_checks_hold(rig: Rig) -> None:
+    """What `pytest hil --inventory` runs against a real mixer, here against the simulator."""
+    await mixer_read_only(rig.mixer, channels=["mic1", "mic2", "out"])
+    before = await rig.peek_mute("mic2")
+    await mixer_control(rig.mixer, channel="mic2")
+    assert await rig.peek_mute("mic2") is before  # restored on the device

@@ -12,6 +12,7 @@ from devices.errors import (
     AuthenticationError,
     DeviceError,
     DeviceTimeoutError,
+    NotFoundError,
     ProtocolError,
     TransportError,
 )
@@ -105,14 +106,42 @@ async def test_wrong_password_is_an_authentication_error_without_the_secret() ->
         await sim.stop()
 
 
-async def test_unknown_preset_is_a_device_error_with_the_fault_code() -> None:
+@pytest.mark.parametrize("style", ["fault", "http-401", "reason-only"])
+async def test_every_form_of_refused_credentials_is_an_authentication_error(style: str) -> None:
+    """ONVIF Core's ter:NotAuthorized, an HTTP 401 challenge, and a fault that only says so."""
     sim = await _started()
+    sim.faults.reject_auth_as = style
+    cam = onvif_cam(sim, password="wrong-password-123")
+    try:
+        with pytest.raises(AuthenticationError) as info:
+            await cam.connect()
+        err = info.value
+        assert err.kind == "authentication"
+        assert err.device == "test.cam1"
+        assert "password" in (err.hint or "") and "NTP" in (err.hint or "")
+        assert "wrong-password-123" not in str(err)
+    finally:
+        await cam.close()
+        await sim.stop()
+
+
+@pytest.mark.parametrize("accepts_any_token", [False, True])
+async def test_unlisted_preset_is_not_found_before_anything_is_sent(
+    accepts_any_token: bool,
+) -> None:
+    """Some cameras answer GotoPreset to any token with OK and do nothing: never "arrived"."""
+    sim = await _started()
+    sim.faults.accept_unknown_preset = accepts_any_token
     cam = onvif_cam(sim)
     try:
-        with pytest.raises(DeviceError) as info:
-            await cam.goto_preset("no-such-preset")
-        assert info.value.code == "NoToken"
-        assert info.value.device == "test.cam1"
+        with pytest.raises(NotFoundError) as info:
+            await cam.goto_preset("no-such-preset", timeout_s=1.0)
+        err = info.value
+        assert err.kind == "not-found"
+        assert err.device == "test.cam1"
+        assert "no-such-preset" in err.message
+        assert all(t in err.message for t in ONVIF_TOKENS)  # what the camera does list
+        assert "GotoPreset" not in sim.calls
     finally:
         await cam.close()
         await sim.stop()
@@ -216,5 +245,24 @@ async def test_arrival_timeout_names_the_camera() -> None:
         assert info.value.device == "test.cam1"
         assert "did not arrive" in info.value.message
     finally:
+        await cam.close()
+        await sim.stop()
+
+
+async def test_a_timed_out_move_may_still_apply_a_timed_out_read_not() -> None:
+    sim = await _started()
+    cam = onvif_cam(sim, timeout_s=0.5)
+    try:
+        await cam.connect()
+        sim.faults.no_reply = True
+        with pytest.raises(DeviceTimeoutError) as move:
+            await cam.continuous_move(0.2, 0.0, 0.0, timeout_s=1.0)
+        assert move.value.may_have_applied is True
+        assert "may still be applied" in (move.value.hint or "")
+        with pytest.raises(DeviceTimeoutError) as read:
+            await cam.status()
+        assert read.value.may_have_applied is False
+    finally:
+        sim.faults.no_reply = False
         await cam.close()
         await sim.stop()

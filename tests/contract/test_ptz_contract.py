@@ -15,6 +15,7 @@ from ptz_rigs import KINDS, MOVE_TIME_S, TOL, Rig, close_rig, make_rig
 
 from devices.health import HealthState
 from devices.interfaces import Capability, PtzPosition
+from hil.contract import camera_control, camera_read_only
 
 
 @pytest.fixture(params=KINDS)
@@ -131,3 +132,9 @@ async def test_saved_preset_is_recalled(rig: Rig) -> None:
 async def test_close_is_idempotent(rig: Rig) -> None:
     await rig.cam.close()
     await rig.cam.close()
+
+
+async def test_the_hil_checks_hold(rig: Rig) -> None:
+    """What `pytest hil --inventory` runs against a real camera, here against the simulator."""
+    await camera_read_only(rig.cam, tokens=rig.tokens)
+    await camera_control(rig.cam, token=rig.tokens[1])

@@ -75,6 +75,7 @@ async def test_persistent_buffer_full_is_a_device_error(rig: Rig) -> None:
     with pytest.raises(DeviceError) as info:
         await rig.cam.goto_preset("1")
     assert info.value.code == ErrorCode.BUFFER_FULL
+    assert info.value.kind == "busy" and info.value.retryable
     assert "buffer full" in info.value.message
     assert info.value.hint
 
@@ -85,6 +86,7 @@ async def test_standby_camera_answers_not_executable(rig: Rig) -> None:
     with pytest.raises(DeviceError) as info:
         await rig.cam.goto_preset("1")
     assert info.value.code == ErrorCode.NOT_EXECUTABLE
+    assert info.value.kind == "not-allowed" and not info.value.retryable
     await rig.cam.set_power(True)
     assert await rig.cam.power() is True
     await rig.cam.goto_preset("1")
