@@ -631,7 +631,9 @@ async def test_a_device_timeout_is_failed_with_its_kind_not_a_command_timeout(
             await mixer.connect()
             sim.faults.no_reply = True
             start = time.monotonic()
-            rec.client.publish(f"{PREFIX}/cmd/mixer-mute", json.dumps({"id": "m1"}), qos=1)
+            params = {"point": "tien-du", "channel": "mic-cong-dan", "muted": True}
+            request = {"id": "m1", "params": params}  # valid: the schema is checked first
+            rec.client.publish(f"{PREFIX}/cmd/mixer-mute", json.dumps(request), qos=1)
             reply = await wait(rec, lambda msgs: _reply_to(msgs, "m1"))
             assert time.monotonic() - start < 5
             error = reply["error"]
@@ -656,7 +658,8 @@ async def test_a_device_timeout_is_failed_with_its_kind_not_a_command_timeout(
             rec.client.publish(f"{PREFIX}/cmd/drill", json.dumps({"id": "d1"}), qos=1)
             reply = await wait(rec, lambda msgs: _reply_to(msgs, "d1"))
             assert reply["error"]["code"] == "timeout"
-            assert "kind" not in reply["error"]
+            assert reply["error"]["kind"] == "timeout"
+            assert "device" not in reply["error"]  # no device failed: the command ran out
         finally:
             rec.close()
             await feed.stop()
