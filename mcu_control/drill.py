@@ -29,6 +29,7 @@ from mcu_control.site import Site
 from mcu_control.state import SessionPhase, SessionState
 from mcu_control.watcher import ParticipantWatcher
 from profiles.camera import CameraConfig
+from profiles.naming import drill_name, name_limit
 from profiles.schema import PointConfig
 
 log = logging.getLogger("mcu_control.drill")
@@ -260,22 +261,32 @@ class Drill:
     async def _camera_preset(
         self, point: PointConfig, cam: CameraConfig
     ) -> tuple[Verdict, str, dict[str, Any]]:
+        from mcu_control.presets import recall, reports_completion
+
         camera = await self.site.camera(point, cam)
         token = cam.presets[cam.session_preset]
-        status = await camera.goto_preset(
-            token, wait=True, timeout_s=self.site.profile.bringup.preset_timeout_s
+        outcome = await recall(
+            camera,
+            token,
+            timeout_s=self.site.profile.bringup.preset_timeout_s,
+            completion=reports_completion(cam.driver),
         )
-        pos = status.position
-        data: dict[str, Any] = {"preset": cam.session_preset, "token": token}
-        if pos is not None:
-            data["position"] = {"pan": pos.pan, "tilt": pos.tilt, "zoom": pos.zoom}
+        data: dict[str, Any] = {"preset": cam.session_preset, **outcome.data}
+        if outcome.arrived is False:
+            return (
+                Verdict.FAIL,
+                f"preset “{cam.session_preset}” not reached: {outcome.reason}",
+                data,
+            )
+        if outcome.arrived is None:
+            return Verdict.WARN, f"preset “{cam.session_preset}”: {outcome.reason}", data
         self.site.store.update_device(
             f"{point.id}.{cam.id}",
             connected=True,
             health=HealthState.OK,
             details={"preset": cam.session_preset},
         )
-        return Verdict.PASS, f"reached preset “{cam.session_preset}”", data
+        return Verdict.PASS, f"reached preset “{cam.session_preset}” ({outcome.reason})", data
 
     async def _mixer_health(self, point: PointConfig) -> tuple[Verdict, str, dict[str, Any]]:
         assert point.mixer is not None
@@ -331,7 +342,7 @@ class Drill:
         if mcu is None or watcher is None:
             return Verdict.FAIL, f"no test call: {mcu_error}", {}
         await self._ensure_conference(mcu)
-        name = f"kt-{point.id}"[:31]
+        name = drill_name(point.id, name_limit(self.site.profile.mcu.driver))
         codec = point.codec
         spec = ParticipantSpec(name, codec.address, CallProtocol(codec.driver), codec.bitrate_kbps)
         if name in self._stale:

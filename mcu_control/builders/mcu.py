@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from devices.errors import ConfigError
 from devices.interfaces import CallProtocol, ConferenceSpec, Mcu, ParticipantSpec
 from drivers.registry import driver_class
+from profiles.naming import name_limit, participant_name
 
 if TYPE_CHECKING:
     from profiles.loader import LoadedProfile
@@ -64,8 +65,9 @@ def point_spec(
     for point in loaded.profile.points:
         if point.id == point_id:
             codec = point.codec
+            _, mcu = central(loaded)
             return ParticipantSpec(
-                name=point.id,
+                name=participant_name(point.id, name_limit(mcu.driver)),
                 address=address or codec.address,
                 protocol=CallProtocol(codec.driver),
                 bitrate_kbps=codec.bitrate_kbps,

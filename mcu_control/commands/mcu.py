@@ -164,6 +164,7 @@ def hangup(
     """Disconnect a point's call (kept configured for redial unless --remove)."""
     loaded = load()
     name = _conference(loaded, conference)
+    point = _participant_name(loaded, point)
 
     async def op(mcu: Mcu) -> dict[str, Any]:
         if remove:
@@ -234,6 +235,7 @@ def record(
 def _set_mute(point: str, conference: str | None, *, muted: bool) -> None:
     loaded = load()
     name = _conference(loaded, conference)
+    point = _participant_name(loaded, point)
 
     async def op(mcu: Mcu) -> dict[str, Any]:
         await mcu.set_audio_mute(name, point, muted)
@@ -272,6 +274,21 @@ async def _ensure_conference(mcu: Mcu, loaded: LoadedProfile, name: str, *, crea
         )
     spec = conference_spec(loaded)
     await mcu.create_conference(spec if spec.name == name else ConferenceSpec(name=name))
+
+
+def _participant_name(loaded: LoadedProfile, point: str) -> str:
+    """The MCU participant of a point id (or the recorder's id); unknown ids are exit 3."""
+    from devices.errors import ConfigError
+    from mcu_control.builders.mcu import central
+    from profiles.naming import name_limit, participant_name
+
+    central_point, cfg = central(loaded)
+    if central_point.recorder is not None and point == central_point.recorder.id:
+        return point
+    if point not in {p.id for p in loaded.profile.points}:
+        known = ", ".join(p.id for p in loaded.profile.points)
+        raise ConfigError(f"unknown point {point!r}", hint=f"points are: {known}")
+    return participant_name(point, name_limit(cfg.driver))
 
 
 async def _find(mcu: Mcu, conference: str, name: str) -> Participant:
