@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mcu_control.commands.common import OPTIONS, emit, group, load, print_json, run, table
+from mcu_control.commands.common import (
+    OPTIONS,
+    emit,
+    escape,
+    group,
+    load,
+    print_json,
+    run,
+    table,
+)
 from mcu_control.exitcodes import Exit
 
 if TYPE_CHECKING:
@@ -113,35 +122,53 @@ def goto(
     timeout: TimeoutOpt = 15.0,
 ) -> None:
     """Recall a preset and (by default) wait until the camera has arrived."""
+    from mcu_control.orchestrator import check_positive, nfc
+
     loaded = load()
     pt, cfg = _find(loaded, point, camera)
+    check_positive("--timeout", timeout)
+    preset = nfc(preset).strip()
     token = cfg.presets.get(preset, preset)
     name = preset if preset in cfg.presets else _name_of(cfg, token)
 
-    async def go() -> tuple[PtzStatus, float]:
+    from mcu_control.presets import PresetOutcome, recall, reports_completion
+
+    async def go() -> tuple[PresetOutcome, float]:
         cam = _build(loaded, pt, cfg)
         start = time.monotonic()
         try:
-            status = await cam.goto_preset(token, wait=not no_wait, timeout_s=timeout)
+            outcome = await recall(
+                cam,
+                token,
+                timeout_s=timeout,
+                completion=reports_completion(cfg.driver),
+                wait=not no_wait,
+            )
         finally:
             await cam.close()
-        return status, time.monotonic() - start
+        return outcome, time.monotonic() - start
 
-    status, elapsed = run(go)
+    outcome, elapsed = run(go)
+    assert outcome.status is not None
     data = {
         "camera": f"{pt.id}.{cfg.id}",
         "preset": {"name": name, "token": token},
-        "arrived": not no_wait,
-        "status": _status(status),
+        "arrived": outcome.arrived,
+        "reason": outcome.reason,
+        "status": _status(outcome.status),
         "elapsed_s": round(elapsed, 3),
     }
+    mark = {True: "[green]✓[/]", False: "[bold red]✗[/]", None: "[yellow]?[/]"}[outcome.arrived]
     emit(
         data,
         lambda: (
-            f"[green]✓[/] {pt.id}.{cfg.id} → {name or token} "
-            f"({'arrived' if not no_wait else 'sent'} in {elapsed:.1f} s)"
+            f"{mark} {pt.id}.{cfg.id} → {name or token}: {escape(outcome.reason)} ({elapsed:.1f} s)"
         ),
     )
+    if outcome.arrived is False:
+        raise typer.Exit(Exit.CHECK_FAILED)
+    if outcome.arrived is None and not no_wait:
+        raise typer.Exit(Exit.WARNINGS)
 
 
 @app.command()
@@ -186,9 +213,16 @@ def move(
 ) -> None:
     """Continuous move for --timeout seconds, or with --absolute a move to a position."""
     from devices.interfaces import PtzPosition
+    from mcu_control.orchestrator import check_number, check_positive
 
     loaded = load()
     pt, cfg = _find(loaded, point, camera)
+    # the generic space (docs/cli.md): velocities −1…1; positions pan/tilt −1…1, zoom 0…1
+    kind = "position" if absolute else "velocity"
+    check_number(f"--pan {kind}", pan, low=-1.0, high=1.0)
+    check_number(f"--tilt {kind}", tilt, low=-1.0, high=1.0)
+    check_number(f"--zoom {kind}", zoom, low=0.0 if absolute else -1.0, high=1.0)
+    check_positive("--timeout", timeout)
 
     async def go() -> PtzStatus | None:
         cam = _build(loaded, pt, cfg)
@@ -334,16 +368,20 @@ def _find(  # noqa: RET503 — fail_config never returns
 ) -> tuple[PointConfig, CameraConfig]:
     from devices.errors import ConfigError
     from mcu_control.commands.common import fail_config
+    from mcu_control.orchestrator import nfc
 
+    point, camera = nfc(point).strip(), nfc(camera).strip()
     for pt in loaded.profile.points:
         if pt.id == point:
             for cfg in pt.cameras:
                 if cfg.id == camera:
                     return pt, cfg
             known = ", ".join(c.id for c in pt.cameras)
-            fail_config(ConfigError(f"point {point!r} has no camera {camera!r} (cameras: {known})"))
+            fail_config(
+                ConfigError(f"point {point!r} has no camera {camera!r}", hint=f"cameras: {known}")
+            )
     known = ", ".join(p.id for p in loaded.profile.points)
-    fail_config(ConfigError(f"no point {point!r} in the profile (points: {known})"))
+    fail_config(ConfigError(f"unknown point {point!r}", hint=f"points are: {known}"))
 
 
 def _build(loaded: LoadedProfile, pt: PointConfig, cfg: CameraConfig) -> PtzCamera:

@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
-from mcu_control.exitcodes import Exit
-
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
@@ -72,19 +70,31 @@ def load(explicit: Path | None = None) -> LoadedProfile:
 
 def fail_config(exc: Any) -> NoReturn:
     """Report a ConfigError (all its problems) and exit 3."""
+    fail(exc)
+
+
+def fail(exc: BaseException) -> NoReturn:
+    """The error boundary: print `exc` (human, or the one JSON shape) and exit with its code."""
+    from devices.errors import ConfigError
+    from mcu_control.exitcodes import Interrupted, classify, error_payload
+
+    code = classify(exc)
     if OPTIONS.json:
-        print_json(
-            {"ok": False, "error": exc.message, "problems": [p.to_dict() for p in exc.problems]}
-        )
-    else:
+        print_json(error_payload(exc, code))
+    elif isinstance(exc, Interrupted):
+        err_console().print(f"[bold yellow]{escape(exc.summary)}[/]")
+    elif isinstance(exc, ConfigError):
+        label = "profile error" if exc.problems else "error"
         err_console().print(
-            f"[bold red]profile error:[/] {escape(exc.message if not exc.problems else '')}"
+            f"[bold red]{label}:[/] {escape(exc.message if not exc.problems else '')}"
         )
         for p in exc.problems:
             err_console().print(f"  {escape(str(p))}")
         if not exc.problems and exc.hint:
             err_console().print(f"  hint: {escape(exc.hint)}")
-    raise typer.Exit(Exit.USAGE)
+    else:
+        err_console().print(f"[bold red]error:[/] {escape(str(exc))}")
+    raise typer.Exit(code)
 
 
 def escape(text: str) -> str:
@@ -138,30 +148,59 @@ def table(title: str, *columns: str) -> Table:
 @contextmanager
 def device_errors() -> Iterator[None]:
     """Turn the project's errors into a clear message and the documented exit code."""
-    from devices.errors import ConfigError, McuControlError
+    from devices.errors import McuControlError
+    from mcu_control.exitcodes import Interrupted
 
     try:
         yield
-    except ConfigError as exc:
-        fail_config(exc)
-    except McuControlError as exc:
-        if OPTIONS.json:
-            print_json({"ok": False, **exc.to_dict()})
-        else:
-            err_console().print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(Exit.CHECK_FAILED) from None
+    except (McuControlError, Interrupted) as exc:
+        fail(exc)
 
 
-def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
-    """Run one async operation for a command, with device errors mapped to exit codes."""
+def run(
+    coro_factory: Callable[[], Awaitable[T]], *, summary: Callable[[], str | None] | None = None
+) -> T:
+    """Run one async operation for a command, with errors mapped to exit codes.
+
+    SIGINT and SIGTERM cancel the operation (so it stops starting device actions at once and
+    cleans up) and end the command with 130 / 143 and `summary()`'s one line.
+    """
     import asyncio
 
     with device_errors():
-        return asyncio.run(_as_coro(coro_factory))
+        return asyncio.run(_interruptible(coro_factory, summary))
 
 
-async def _as_coro(factory: Callable[[], Awaitable[T]]) -> T:
-    return await factory()
+async def _interruptible(
+    factory: Callable[[], Awaitable[T]], summary: Callable[[], str | None] | None
+) -> T:
+    import asyncio
+    import signal
+
+    from mcu_control.exitcodes import Interrupted
+
+    loop = asyncio.get_running_loop()
+    me = asyncio.current_task()
+    assert me is not None
+    got: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        if not got:
+            got.append(signum)
+            me.cancel()
+
+    handled = (signal.SIGINT, signal.SIGTERM)
+    for sig in handled:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        return await factory()
+    except asyncio.CancelledError:
+        if not got:
+            raise
+        raise Interrupted(got[0], summary() if summary else None) from None
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
 
 
 def setup_logging(verbose: int) -> None:

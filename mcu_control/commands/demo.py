@@ -35,14 +35,14 @@ def command(
     refresh: Annotated[float, typer.Option(help="Seconds between live status refreshes.")] = 2.0,
 ) -> None:
     """Start the simulated 9-point rig, run a drill and a bring-up, then show live status."""
+    import asyncio
     import contextlib
 
     from hil.rig import Rig
     from hil.scenario import load_scenario
     from mcu_control.audit import AuditLog
     from mcu_control.commands.ops import _bringup_table, _drill_table
-    from mcu_control.drill import Drill
-    from mcu_control.drillstore import DrillStore
+    from mcu_control.orchestrator import Orchestrator
     from mcu_control.paths import audit_path, state_dir
     from mcu_control.site import Site
 
@@ -58,37 +58,32 @@ def command(
         )
         await rig.start()
         site = Site(loaded, audit=AuditLog(audit_path()), actor="demo")
+        orch.append(Orchestrator(site, state_dir=state_dir()))
         try:
             drill: DrillReport | None = None
             if not skip_drill:
                 say("[bold]drill[/] (kiểm thử kết nối) …")
-                drill = await Drill(site, label="demo").run()
-                DrillStore(state_dir() / "drills.sqlite").save(drill)
+                drill = await orch[0].drill(label="demo")
                 if not OPTIONS.json and not OPTIONS.quiet:
                     console().print(_drill_table(drill))
             say("[bold]bring-up[/] …")
-            from mcu_control.bringup import bringup
-
-            report = await bringup(site)
+            report = await orch[0].bringup()
             if once:
                 return drill, report
             if not OPTIONS.json and not OPTIONS.quiet:
                 console().print(_bringup_table(report))
-            await _live(site, refresh)
+            with contextlib.suppress(asyncio.CancelledError):  # Ctrl-C ends the live view: exit 0
+                await _live(site, refresh)
             return drill, report
         finally:
             with contextlib.suppress(Exception):
-                from mcu_control.bringup import teardown
-
                 if not once:
-                    await teardown(site)
+                    await orch[0].teardown()
             await site.close()
             await rig.stop()
 
-    try:
-        _drill, report = run(go)
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    orch: list[Orchestrator] = []
+    _drill, report = run(go, summary=lambda: orch[0].interrupted if orch else None)
     if OPTIONS.json:
         print_json(report.to_dict())
     elif once:

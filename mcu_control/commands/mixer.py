@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from mcu_control.commands.common import OPTIONS, emit, escape, group, load, run, table
+from mcu_control.commands.common import emit, escape, group, load, run, table
 from mcu_control.exitcodes import Exit
 
 if TYPE_CHECKING:
@@ -78,9 +78,20 @@ def level(
     ] = None,
 ) -> None:
     """Read a channel's level, or set it (then read it back)."""
+    from mcu_control.orchestrator import check_number
+
     loaded = load()
     pt, cfg = _mixer_of(loaded, point)
-    _check_channel(cfg, channel)
+    channel = _check_channel(cfg, channel)
+    if db is not None:  # the model's range, before any I/O: nothing is clamped silently
+        model = loaded.mixer_model(cfg.model)
+        check_number(
+            f"level for {pt.id}.{cfg.id} {channel}",
+            db,
+            low=model.level_min_db,
+            high=model.level_max_db,
+            unit=" dB",
+        )
 
     async def go() -> dict[str, Any]:
         mixer = _build(loaded, pt, cfg)
@@ -144,7 +155,7 @@ def meters(point: PointArg) -> None:
 def _set_mute(point: str, channel: str, muted: bool) -> None:
     loaded = load()
     pt, cfg = _mixer_of(loaded, point)
-    _check_channel(cfg, channel)
+    channel = _check_channel(cfg, channel)
 
     async def go() -> bool:
         mixer = _build(loaded, pt, cfg)
@@ -258,29 +269,33 @@ def _all_mixers(loaded: LoadedProfile) -> list[tuple[PointConfig, MixerConfig]]:
 
 
 def _mixer_of(loaded: LoadedProfile, point: str) -> tuple[PointConfig, MixerConfig]:
+    from mcu_control.orchestrator import nfc
+
     try:
-        pt = loaded.profile.point(point)
+        pt = loaded.profile.point(nfc(point).strip())
     except KeyError:
         known = ", ".join(p.id for p in loaded.profile.points)
-        _usage(f"no point {point!r} in the profile (points: {known})")
+        _usage(f"unknown point {point!r}", hint=f"points are: {known}")
     if pt.mixer is None:
-        _usage(f"point {point!r} has no mixer")
+        with_mixer = ", ".join(p.id for p in loaded.profile.points if p.mixer is not None)
+        _usage(f"point {point!r} has no mixer", hint=f"points with a mixer: {with_mixer}")
     return pt, pt.mixer
 
 
-def _check_channel(cfg: MixerConfig, channel: str) -> None:
-    if channel not in cfg.channels:
-        _usage(f"no channel {channel!r} on this mixer (channels: {', '.join(cfg.channels)})")
+def _check_channel(cfg: MixerConfig, channel: str) -> str:
+    from mcu_control.orchestrator import nfc
+
+    name = nfc(channel).strip()
+    if name not in cfg.channels:
+        _usage(f"no channel {channel!r} on this mixer", hint=f"channels: {', '.join(cfg.channels)}")
+    return name
 
 
-def _usage(message: str) -> NoReturn:
-    from mcu_control.commands.common import err_console, print_json
+def _usage(message: str, hint: str | None = None) -> NoReturn:
+    from devices.errors import ConfigError
+    from mcu_control.commands.common import fail
 
-    if OPTIONS.json:
-        print_json({"ok": False, "error": message})
-    else:
-        err_console().print(f"[bold red]error:[/] {escape(message)}")
-    raise typer.Exit(Exit.USAGE)
+    fail(ConfigError(message, hint=hint))
 
 
 def _audit(action: str, target: str, **data: Any) -> None:

@@ -18,6 +18,7 @@ from mcu_control.commands.common import (
 )
 
 if TYPE_CHECKING:
+    from mcu_control.orchestrator import Orchestrator
     from mcu_control.results import BringupReport, DrillReport
     from mcu_control.site import Site
 
@@ -28,6 +29,17 @@ PointOpt = Annotated[
 VERDICT_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
 
 
+WaitOpt = Annotated[
+    float,
+    typer.Option(
+        "--wait",
+        min=0,
+        max=3600,
+        help="Seconds to queue behind a session operation already running (default: refuse).",
+    ),
+]
+
+
 def drill(
     point: PointOpt = None,
     quick: Annotated[
@@ -36,62 +48,60 @@ def drill(
     label: Annotated[
         str, typer.Option(help="Label kept with the result (e.g. T-1d, T-2h).")
     ] = "manual",
+    wait: WaitOpt = 0.0,
 ) -> None:
     """Pre-session drill of every point (exit 0 pass, 1 warnings, 2 a check failed)."""
-    from mcu_control.drill import Drill
-    from mcu_control.drillstore import DrillStore
-    from mcu_control.paths import state_dir
-
     loaded = load()
+    orch: list[Orchestrator] = []
 
     async def go() -> DrillReport:
         site = _site(loaded)
         try:
-            d = Drill(site, points=_points(site, point), quick=quick, label=label)
-            with _Progress(d.planned_checks()) as advance:
-                d.progress = advance
-                return await d.run()
+            o = _orchestrator(site, wait)
+            orch.append(o)
+            planned = o.planned_drill_checks(points=point, quick=quick)
+            with _Progress(planned) as advance:
+                return await o.drill(points=point, quick=quick, label=label, progress=advance)
         finally:
             await site.close()
 
-    report = run(go)
-    DrillStore(state_dir() / "drills.sqlite").save(report)
+    report = run(go, summary=lambda: orch[0].interrupted if orch else None)
     emit(report.to_dict(), lambda: _drill_table(report))
     raise typer.Exit(report.exit_code)
 
 
-def bringup(point: PointOpt = None) -> None:
+def bringup(point: PointOpt = None, wait: WaitOpt = 0.0) -> None:
     """Connect every point, move cameras, unmute microphones, start the recording (exit 0/1/2)."""
-    from mcu_control.bringup import bringup as do_bringup
-
     loaded = load()
+    orch: list[Orchestrator] = []
 
     async def go() -> BringupReport:
         site = _site(loaded)
         try:
-            return await do_bringup(site, points=_points(site, point))
+            orch.append(_orchestrator(site, wait))
+            return await orch[0].bringup(points=point)
         finally:
             await site.close()
 
-    report = run(go)
+    report = run(go, summary=lambda: orch[0].interrupted if orch else None)
     emit(report.to_dict(), lambda: _bringup_table(report))
     raise typer.Exit(report.exit_code)
 
 
-def teardown(point: PointOpt = None) -> None:
+def teardown(point: PointOpt = None, wait: WaitOpt = 0.0) -> None:
     """Stop the recording, hang up and remove participants, mute the session microphones."""
-    from mcu_control.bringup import teardown as do_teardown
-
     loaded = load()
+    orch: list[Orchestrator] = []
 
     async def go() -> dict[str, Any]:
         site = _site(loaded)
         try:
-            return await do_teardown(site, points=_points(site, point))
+            orch.append(_orchestrator(site, wait))
+            return await orch[0].teardown(points=point)
         finally:
             await site.close()
 
-    result = run(go)
+    result = run(go, summary=lambda: orch[0].interrupted if orch else None)
 
     def human() -> Any:
         t = table(f"Teardown of {result['conference']}", "Item", "Result")
@@ -166,15 +176,11 @@ def _site(loaded: Any) -> Site:
     return Site(loaded, audit=AuditLog(audit_path()), actor="cli")
 
 
-def _points(site: Site, ids: list[str] | None) -> list[str] | None:
-    from devices.errors import ConfigError
+def _orchestrator(site: Site, wait_s: float) -> Orchestrator:
+    from mcu_control.orchestrator import Orchestrator
+    from mcu_control.paths import state_dir
 
-    try:
-        site.points(ids)
-    except KeyError as exc:
-        known = ", ".join(p.id for p in site.profile.points)
-        raise ConfigError(f"unknown point {exc.args[0]}", hint=f"points are: {known}") from None
-    return ids or None
+    return Orchestrator(site, state_dir=state_dir(), lock_wait_s=wait_s)
 
 
 class _Progress:

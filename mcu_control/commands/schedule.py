@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from mcu_control.commands.common import OPTIONS, emit, err_console, escape, group, load, table
+from mcu_control.commands.common import emit, err_console, escape, group, load, table
 from mcu_control.exitcodes import Exit
 
 if TYPE_CHECKING:
@@ -433,10 +433,7 @@ def _short(iso: str) -> str:
 
 
 def _usage(message: str) -> NoReturn:
-    if OPTIONS.json:
-        from mcu_control.commands.common import print_json
+    from devices.errors import ConfigError
+    from mcu_control.commands.common import fail
 
-        print_json({"ok": False, "error": message})
-    else:
-        err_console().print(f"[bold red]error:[/] {escape(message)}")
-    raise typer.Exit(Exit.USAGE)
+    fail(ConfigError(message))
