@@ -1,0 +1,204 @@
+"""One orchestration core: the session lock across processes, interruption, names, presets.
+
+Real processes against the simulated rig: two drills at once, Ctrl-C into a bring-up on the
+realistic scenario, a 40-character point id, an ONVIF preset token the camera does not have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from hil.genprofile import demo_data, remap_ports, write_profile
+from hil.rig import Rig
+from hil.scenario import load_scenario
+from mcu_control.audit import AuditLog
+from mcu_control.orchestrator import Orchestrator
+from mcu_control.site import Site
+from profiles import load_profile
+from profiles.naming import drill_name, participant_name
+
+from .conftest import fast
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(state: Path) -> dict[str, str]:
+    return dict(os.environ, MCU_CONTROL_STATE_DIR=str(state), COLUMNS="200")
+
+
+async def _start(*args: str, state: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli",
+        *args,
+        cwd=ROOT,
+        env=_env(state),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def _finish(proc: asyncio.subprocess.Process, timeout: float = 60) -> tuple[int, str, str]:
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def _until(check: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+def _audit(state: Path) -> list[dict[str, Any]]:
+    path = state / "audit.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def test_two_drills_at_once_one_runs_the_other_refuses_or_queues(tmp_path: Path) -> None:
+    data = fast(remap_ports(demo_data()))
+    data["drill"]["call_seconds"] = 3.0  # the first drill holds the lock long enough
+    path = write_profile(data, tmp_path)
+    loaded = load_profile(path)
+    lock = tmp_path / f"session-{loaded.profile.site.id}.lock"
+    rig = Rig(loaded, load_scenario("normal"))
+    await rig.start()
+    try:
+        common = ("--profile", str(path), "--json", "--point", "gia-binh")
+        first = await _start("drill", *common, state=tmp_path)
+        await _until(lambda: lock.exists() and '"pid"' in lock.read_text())
+        holder = json.loads(lock.read_text())
+        assert holder["pid"] == first.pid and holder["operation"] == "drill"
+
+        code, out, err = await _finish(await _start("drill", *common, state=tmp_path))
+        assert code == 3, out + err
+        refused = json.loads(out)
+        assert refused["exit_code"] == 3 and refused["kind"] == "session-busy"
+        assert f"a drill is already running (pid {first.pid}, since " in refused["message"]
+        assert "--wait" in refused["hint"]
+
+        queued = await _start("drill", *common, "--wait", "60", state=tmp_path)
+        code1, out1, err1 = await _finish(first)
+        code3, out3, err3 = await _finish(queued)
+        assert code1 in (0, 1) and code3 in (0, 1), err1 + err3
+        one, three = json.loads(out1), json.loads(out3)
+        assert three["started_at"] >= one["finished_at"]  # it waited, then ran: no false FAIL
+        assert one["verdict"] != "fail" and three["verdict"] != "fail"
+        actions = [r["action"] for r in _audit(tmp_path)]
+        assert actions.count("drill.refused") == 1
+        assert actions.count("drill.finish") == 2
+    finally:
+        await rig.stop()
+
+
+async def test_ctrl_c_half_a_second_into_a_bring_up(tmp_path: Path) -> None:
+    path = write_profile(fast(remap_ports(demo_data())), tmp_path)
+    loaded = load_profile(path)
+    rig = Rig(loaded, load_scenario("realistic"))  # dial 2 s, as in the field
+    await rig.start()
+    try:
+        proc = await _start("bringup", "--profile", str(path), "--json", state=tmp_path)
+        await _until(lambda: any(r["action"] == "bringup.start" for r in _audit(tmp_path)))
+        await asyncio.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        code, out, err = await _finish(proc, timeout=15)
+        assert code == 130, out + err
+        payload = json.loads(out)
+        assert payload["exit_code"] == 130 and payload["kind"] == "interrupted"
+        summary = payload["message"]
+        assert summary.startswith("interrupted: 0/9 connected, recording off, microphones")
+        assert summary.endswith("run `mcu-control bringup` again")
+        assert "\n" not in summary
+
+        await asyncio.sleep(2.5)  # a recording request sent before the signal would connect now
+        records = _audit(tmp_path)
+        actions = [r["action"] for r in records]
+        assert "bringup.interrupted" in actions
+        assert "recording.start" not in actions
+        rec = loaded.profile.central.recorder
+        assert rec is not None
+        assert rig.mcu is not None
+        rig.mcu.state.tick()
+        connected = [p.name for p in rig.mcu.state.participants.values() if p.state == "connected"]
+        assert rec.id not in connected, "the recording link connected after the signal"
+        last = next(r for r in records if r["action"] == "bringup.interrupted")
+        assert last["data"]["summary"] == summary
+    finally:
+        await rig.stop()
+
+
+async def test_a_40_character_point_id_is_connected_by_drill_and_bring_up(tmp_path: Path) -> None:
+    data = fast(remap_ports(demo_data()))
+    long_id = "xa-phuong-thi-tran-" + "a" * 21  # 40 characters, the schema allows 48
+    assert len(long_id) == 40
+    point = next(p for p in data["points"] if p["id"] == "gia-binh")
+    point["id"] = long_id
+    data["sessions"] = {"rules": [], "one_off": []}
+    path = write_profile(data, tmp_path)
+    loaded = load_profile(path)  # profile check accepts it: the id maps
+    name = participant_name(long_id)
+    assert len(drill_name(long_id)) <= 31 and name != long_id
+    rig = Rig(loaded, load_scenario("normal"))
+    await rig.start()
+    site = Site(loaded, audit=AuditLog(tmp_path / "audit.jsonl"), actor="test")
+    try:
+        orch = Orchestrator(site, state_dir=tmp_path)
+        drill = await orch.drill(points=[long_id], quick=True)
+        call = next(c for c in drill.points[0].checks if c.check == "call.test")
+        assert call.verdict.value == "pass", call.reason
+        up = await orch.bringup(points=[long_id])
+        assert up.points[0].connected, up.points[0].reason
+        mcu = await site.mcu()
+        names = {p.name for p in await mcu.participants(loaded.profile.mcu.conference.name)}
+        assert name in names and all(len(n) <= 31 for n in names)
+        await orch.teardown(points=[long_id])
+    finally:
+        await site.close()
+        await rig.stop()
+
+
+async def test_colliding_long_ids_are_rejected_by_profile_check(tmp_path: Path) -> None:
+    data = fast(remap_ports(demo_data()))
+    data["sessions"] = {"rules": [], "one_off": []}
+    rec = next(p for p in data["points"] if p["role"] == "central")["recorder"]
+    point = next(p for p in data["points"] if p["id"] == "gia-binh")
+    point["id"] = rec["id"]  # the point's participant would be the recorder's
+    path = write_profile(data, tmp_path)
+    proc = await _start("profile", "check", str(path), "--json", state=tmp_path)
+    code, out, err = await _finish(proc)
+    assert code == 3, out + err
+    problems = json.loads(out)["problems"]
+    assert any("recorder already uses" in p["message"] for p in problems)
+
+
+async def test_a_missing_onvif_token_fails_the_drills_camera_preset(tmp_path: Path) -> None:
+    data = fast(remap_ports(demo_data()))
+    rig = Rig(load_profile(write_profile(data, tmp_path / "rig")), load_scenario("normal"))
+    await rig.start()
+    wrong = copy.deepcopy(data)
+    point = next(p for p in wrong["points"] if p["id"] == "yen-phong")
+    cam = point["cameras"][0]
+    cam["presets"][cam["session_preset"]] = "preset-khong-co"  # the camera has no such token
+    loaded = load_profile(write_profile(wrong, tmp_path / "wrong"))
+    site = Site(loaded, audit=AuditLog(tmp_path / "audit.jsonl"), actor="test")
+    try:
+        report = await Orchestrator(site, state_dir=tmp_path).drill(points=["yen-phong"])
+        check = next(c for c in report.points[0].checks if c.check == "camera.preset")
+        assert check.verdict.value == "fail"
+        assert "'preset-khong-co'" in check.reason
+        assert "'preset-toan-canh'" in check.reason  # the camera's own tokens are named
+    finally:
+        await site.close()
+        await rig.stop()
