@@ -143,6 +143,13 @@ def build_daemon(
         audit=audit,
         actions=OrchestratorActions(holder, state_dir),
     )
+    from mcu_control.drillstore import DrillStore
+    from mcu_control.statusd import StatusSocketComponent
+
+    last = DrillStore(state_dir / "drills.sqlite").last()
+    if last is not None:  # `status` and panels show the stored last drill from the start
+        store.set_last_drill(last.summary())
+    daemon.add_component(StatusSocketComponent(store, state_dir))
     daemon.add_component(
         SupervisorComponent(
             holder,

@@ -132,6 +132,7 @@ def dial(
     """Dial a bridge point's codec (added if absent, redialled if disconnected)."""
     from mcu_control.builders.mcu import point_spec
 
+    _check_wait(wait)
     loaded = load()
     name = _conference(loaded, conference)
     spec = point_spec(loaded, point, address=address)
@@ -208,6 +209,7 @@ def record(
     """Dial the profile's recorder into the conference (idempotent) and report the link."""
     from mcu_control.builders.mcu import recorder_spec
 
+    _check_wait(wait)
     loaded = load()
     name = _conference(loaded, conference)
     spec = recorder_spec(loaded)
@@ -274,6 +276,12 @@ async def _ensure_conference(mcu: Mcu, loaded: LoadedProfile, name: str, *, crea
         )
     spec = conference_spec(loaded)
     await mcu.create_conference(spec if spec.name == name else ConferenceSpec(name=name))
+
+
+def _check_wait(wait: float) -> None:
+    from mcu_control.orchestrator import check_number
+
+    check_number("--wait", wait, low=0, high=300, unit=" s")
 
 
 def _participant_name(loaded: LoadedProfile, point: str) -> str:

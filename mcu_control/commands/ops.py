@@ -119,18 +119,25 @@ def status(
     timeout: Annotated[float, typer.Option(help="Seconds each device may take to answer.")] = 5.0,
 ) -> None:
     """Every point's state now: call, devices, recording (asks each device once)."""
+    from mcu_control.orchestrator import check_positive
+    from mcu_control.paths import state_dir
     from mcu_control.status import poll
+    from mcu_control.statusd import ask_daemon
 
+    check_positive("--timeout", timeout)
     loaded = load()
+    snap = ask_daemon(state_dir())  # a daemon on this state dir knows the live session
+    if snap is None:
 
-    async def go() -> dict[str, Any]:
-        site = _site(loaded)
-        try:
-            return await poll(site, timeout_s=timeout)
-        finally:
-            await site.close()
+        async def go() -> dict[str, Any]:
+            site = _site(loaded)
+            try:
+                return await poll(site, timeout_s=timeout)
+            finally:
+                await site.close()
 
-    snap = run(go)
+        snap = {"source": "devices", **run(go)}
+        _derive_session(loaded, snap)
 
     def human() -> Any:
         t = table(
@@ -166,6 +173,23 @@ def status(
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _derive_session(loaded: Any, snap: dict[str, Any]) -> None:
+    """Without a daemon: the session phase from the MCU's calls, the last drill from the store."""
+    from mcu_control.drillstore import DrillStore
+    from mcu_control.paths import state_dir
+
+    central = loaded.profile.central.id
+    connected = [p for p in snap["points"] if p.get("call_state") == "connected"]
+    recording = any(p["id"] == central and p.get("recording") for p in snap["points"])
+    session = snap["session"]
+    if connected:
+        session["phase"] = "in-session"
+    session["recording"] = recording
+    path = state_dir() / "drills.sqlite"
+    last = DrillStore(path).last() if path.exists() else None
+    snap["last_drill"] = last.summary() if last is not None else None
 
 
 def _site(loaded: Any) -> Site:

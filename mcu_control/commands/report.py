@@ -24,6 +24,8 @@ def drill_report(
     list_all: Annotated[bool, typer.Option("--list", help="List recent drills.")] = False,
 ) -> None:
     """Show a stored drill (exit 3 if there is none)."""
+    from devices.errors import ConfigError
+    from mcu_control.commands.common import fail
     from mcu_control.commands.ops import _drill_table
     from mcu_control.drillstore import DrillStore
     from mcu_control.paths import state_dir
@@ -41,13 +43,30 @@ def drill_report(
 
         emit(rows, human)
         return
+    if html is not None and not html.parent.is_dir():  # before reading anything
+        fail(
+            ConfigError(
+                f"--html {html}: the folder {html.parent} does not exist",
+                hint="create the folder first, or write the report elsewhere",
+            )
+        )
     report = store.last() if (last or drill_id is None) else store.get(drill_id)
     if report is None:
-        err_console().print(
-            f"no drill {'stored yet' if drill_id is None else drill_id!r} in {store.path}"
+        fail(
+            ConfigError(
+                f"no drill {'stored yet' if drill_id is None else drill_id!r} in {store.path}",
+                hint="run `mcu-control drill` first, or see `report drill --list`",
+            )
         )
-        raise typer.Exit(3)
     if html is not None:
-        html.write_text(render_html(report), encoding="utf-8")
+        try:
+            html.write_text(render_html(report), encoding="utf-8")
+        except OSError as exc:
+            fail(
+                ConfigError(
+                    f"--html {html}: cannot write the report ({exc.strerror})",
+                    hint="pick a writable path",
+                )
+            )
         err_console().print(f"wrote {html}")
     emit(report.to_dict(), lambda: _drill_table(report))

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -201,4 +202,103 @@ async def test_a_missing_onvif_token_fails_the_drills_camera_preset(tmp_path: Pa
         assert "'preset-toan-canh'" in check.reason  # the camera's own tokens are named
     finally:
         await site.close()
+        await rig.stop()
+
+
+async def test_status_asks_the_running_daemon(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from mcu_control.app import FeedOptions, build_daemon
+    from mcu_control.runtime import OrchestratorActions
+    from scheduler.calendar import Occurrence
+
+    data = fast(remap_ports(demo_data()))
+    path = write_profile(data, tmp_path)
+    loaded = load_profile(path)
+    rig = Rig(loaded, load_scenario("normal"))
+    await rig.start()
+    site = Site(loaded, audit=AuditLog(tmp_path / "audit.jsonl"), actor="test")
+    try:  # a drill stored before the daemon starts
+        drill = await Orchestrator(site, state_dir=tmp_path).drill(points=["gia-binh"], quick=True)
+    finally:
+        await site.close()
+    daemon = build_daemon(
+        loaded, state_dir=tmp_path, feed=FeedOptions(embedded=False), supervise_interval_s=30
+    )
+    task = asyncio.create_task(daemon.run(install_signals=False))
+    try:
+        await _until((tmp_path / "status.sock").exists)
+        start = dt.datetime.now(dt.UTC)
+        occ = Occurrence("phien", "Phiên thử", start, start + dt.timedelta(hours=1))
+        assert isinstance(daemon.actions, OrchestratorActions)
+        await daemon.actions.bringup(occ)
+
+        code, out, err = await _finish(
+            await _start("status", "--profile", str(path), "--json", state=tmp_path)
+        )
+        snap = json.loads(out)
+        assert snap["source"] == "daemon", err
+        assert snap["session"]["phase"] == "in-session"
+        assert snap["session"]["recording"] is True
+        assert snap["last_drill"]["id"] == drill.id
+        assert code in (0, 2)
+    finally:
+        site = Site(loaded, actor="test")
+        try:
+            await Orchestrator(site, state_dir=tmp_path).teardown()
+        finally:
+            await site.close()
+        daemon.request_stop()
+        await asyncio.wait_for(task, 15)
+        await rig.stop()
+
+
+async def test_status_without_a_daemon_derives_the_session_from_the_mcu(tmp_path: Path) -> None:
+    path = write_profile(fast(remap_ports(demo_data())), tmp_path)
+    loaded = load_profile(path)
+    rig = Rig(loaded, load_scenario("normal"))
+    await rig.start()
+    site = Site(loaded, audit=AuditLog(tmp_path / "audit.jsonl"), actor="test")
+    try:
+        orch = Orchestrator(site, state_dir=tmp_path)
+        drill = await orch.drill(points=["gia-binh"], quick=True)
+        await orch.bringup(points=["gia-binh"])
+        _code, out, err = await _finish(
+            await _start("status", "--profile", str(path), "--json", state=tmp_path)
+        )
+        snap = json.loads(out)
+        assert snap["source"] == "devices", err
+        assert snap["session"]["phase"] == "in-session"
+        assert snap["session"]["recording"] is True
+        assert snap["last_drill"]["id"] == drill.id
+        await orch.teardown(points=["gia-binh"])
+    finally:
+        await site.close()
+        await rig.stop()
+
+
+async def test_a_drill_over_mqtt_is_stored_like_a_cli_drill(tmp_path: Path) -> None:
+    from mcu_control.app import command_router
+    from mcu_control.drillstore import DrillStore
+    from mcu_control.runtime import SiteHolder
+    from mcu_control.state import StateStore
+
+    path = write_profile(fast(remap_ports(demo_data())), tmp_path)
+    loaded = load_profile(path)
+    rig = Rig(loaded, load_scenario("normal"))
+    await rig.start()
+    holder = SiteHolder(
+        loaded, StateStore(), AuditLog(tmp_path / "audit.jsonl"), state_dir=tmp_path
+    )
+    try:
+        router = command_router(holder)
+        summary = await router["drill"]({"points": ["gia-binh"], "quick": True})
+        stored = DrillStore(tmp_path / "drills.sqlite").last()
+        assert stored is not None and stored.id == summary["id"] and stored.label == "mqtt"
+        preset = await router["camera-preset"](
+            {"point": "gia-binh", "preset": unicodedata.normalize("NFD", "toàn cảnh")}
+        )
+        assert preset["token"] == "preset-toan-canh" and preset["arrived"] is True
+    finally:
+        await holder.site.close()
         await rig.stop()
