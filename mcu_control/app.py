@@ -149,7 +149,12 @@ def build_daemon(
     last = DrillStore(state_dir / "drills.sqlite").last()
     if last is not None:  # `status` and panels show the stored last drill from the start
         store.set_last_drill(last.summary())
-    daemon.add_component(StatusSocketComponent(store, state_dir))
+    site = loaded.profile.site
+    daemon.add_component(
+        StatusSocketComponent(
+            store, state_dir, loaded.profile.central.id, {"id": site.id, "name": site.name}
+        )
+    )
     daemon.add_component(
         SupervisorComponent(
             holder,

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import unicodedata
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,8 +25,9 @@ from mcu_control.drillstore import DrillStore
 from mcu_control.results import BringupReport, CheckResult, DrillReport
 from mcu_control.session_lock import SessionBusyError, SessionLock
 from mcu_control.site import Site
+from mcu_control.validate import nfc
 from profiles.camera import CameraConfig
-from profiles.schema import PointConfig
+from profiles.schema import PointConfig, Profile
 
 log = logging.getLogger("mcu_control.orchestrator")
 T = TypeVar("T")
@@ -189,17 +188,7 @@ class Orchestrator:
 
     def resolve_points(self, ids: list[str] | None) -> list[str] | None:
         """Point ids as given (NFC), checked against the profile; ConfigError names the known."""
-        if not ids:
-            return None
-        ids = [nfc(i).strip() for i in ids]
-        known = [p.id for p in self.site.profile.points]
-        unknown = [i for i in ids if i not in known]
-        if unknown:
-            raise ConfigError(
-                f"unknown point {', '.join(map(repr, unknown))}",
-                hint=f"points are: {', '.join(known)}",
-            )
-        return ids
+        return resolve_point_ids(self.site.profile, ids)
 
     def point(self, point_id: str) -> PointConfig:
         (pid,) = self.resolve_points([point_id]) or [point_id]
@@ -246,9 +235,19 @@ class Orchestrator:
             self.lock.release()
 
 
-def nfc(text: str) -> str:
-    """Names as typed (some keyboards send decomposed Vietnamese) compared as NFC."""
-    return unicodedata.normalize("NFC", text)
+def resolve_point_ids(profile: Profile, ids: list[str] | None) -> list[str] | None:
+    """Point ids as given (NFC), checked against the profile; ConfigError names the known."""
+    if not ids:
+        return None
+    ids = [nfc(i).strip() for i in ids]
+    known = [p.id for p in profile.points]
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise ConfigError(
+            f"unknown point {', '.join(map(repr, unknown))}",
+            hint=f"points are: {', '.join(known)}",
+        )
+    return ids
 
 
 def resolve_preset(
@@ -286,31 +285,3 @@ def resolve_channel(point: PointConfig, channel: str) -> str:
     raise ConfigError(
         f"mixer {point.id}.{point.mixer.id} has no channel {wanted!r}", hint=f"channels: {known}"
     )
-
-
-def check_number(
-    name: str, value: float, *, low: float | None = None, high: float | None = None, unit: str = ""
-) -> float:
-    """A finite number within [low, high], or ConfigError saying the allowed range."""
-    span = (
-        f"{low:g}…{high:g}{unit}"
-        if low is not None and high is not None
-        else f"> {low:g}{unit}"
-        if low is not None
-        else f"< {high:g}{unit}"
-    )
-    if not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number, not {value!r}", hint=f"use {span}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ConfigError(f"{name} {value:g}{unit} is out of range", hint=f"use {span}")
-    return value
-
-
-def check_positive(name: str, value: float, unit: str = "s") -> float:
-    """A finite number above zero (timeouts, durations), or ConfigError."""
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(
-            f"{name} must be a finite number above 0 {unit}, not {value!r}",
-            hint=f"give a positive number of {unit}",
-        )
-    return value

@@ -38,9 +38,14 @@ class StatusSocketComponent:
     name = "status-socket"
     active_only = False  # a standby answers too (its store says it is idle)
 
-    def __init__(self, store: StateStore, state_dir: Path) -> None:
+    def __init__(
+        self, store: StateStore, state_dir: Path, central_id: str, site: dict[str, str]
+    ) -> None:
         self.store = store
+        self.site = site
         self.path = socket_path(state_dir)
+        self.drills = state_dir / "drills.sqlite"
+        self.central_id = central_id
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -62,7 +67,15 @@ class StatusSocketComponent:
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            snap = {"source": "daemon", "pid": os.getpid(), **self.store.snapshot()}
+            snap = {
+                "source": "daemon",
+                "pid": os.getpid(),
+                "site": self.site,
+                **self.store.snapshot(),
+            }
+            # a bring-up or drill run from the CLI is the daemon's news too: the calls its
+            # supervisor sees and the drill store are the truth, whoever ran them
+            derive_session(snap, self.central_id, self.drills)
             writer.write(json.dumps(snap, ensure_ascii=False, default=str).encode() + b"\n")
             async with asyncio.timeout(2.0):
                 await writer.drain()
@@ -98,3 +111,25 @@ def ask_daemon(state_dir: Path, timeout_s: float = ASK_TIMEOUT_S) -> dict[str, A
     except (OSError, ValueError):
         return None
     return answer if isinstance(answer, dict) else None
+
+
+def derive_session(snap: dict[str, Any], central_id: str, drills: Path) -> None:
+    """Session phase and recording from the calls; the last drill from the drill store.
+
+    Points connected to the session conference mean a session is on, whoever brought it up;
+    a bring-up or teardown still running keeps its own phase. Every drill (CLI, MQTT,
+    scheduler, demo) is stored, so the store's last one is the last drill.
+    """
+    from mcu_control.drillstore import DrillStore
+
+    session = snap["session"]
+    connected = any(p.get("call_state") == "connected" for p in snap["points"])
+    central = next((p for p in snap["points"] if p["id"] == central_id), None)
+    recording = bool(central and central.get("recording"))
+    if session["phase"] in ("idle", "in-session"):
+        session["phase"] = "in-session" if connected or recording else "idle"
+    session["recording"] = recording
+    if drills.exists():
+        last = DrillStore(drills).last()
+        if last is not None:
+            snap["last_drill"] = last.summary()

@@ -124,3 +124,12 @@ def test_decomposed_unicode_names_match_the_profile() -> None:
     _, cam, name, token = resolve_preset(point, "cam1", typed)
     assert (cam.id, name) == ("cam1", "công dân") and token == cam.presets["công dân"]
     assert resolve_channel(point, unicodedata.normalize("NFD", "mic-chu-tri")) == "mic-chu-tri"
+
+
+def test_a_missing_secret_is_exit_3_not_a_failed_device(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MCU_CONTROL_DEMO_SECRET", raising=False)
+    code, out = _run(tmp_path, capsys, "drill")
+    assert code == 3
+    assert "MCU_CONTROL_DEMO_SECRET" in json.dumps(out["problems"])

@@ -122,7 +122,7 @@ def goto(
     timeout: TimeoutOpt = 15.0,
 ) -> None:
     """Recall a preset and (by default) wait until the camera has arrived."""
-    from mcu_control.orchestrator import check_positive, nfc
+    from mcu_control.validate import check_positive, nfc
 
     loaded = load()
     pt, cfg = _find(loaded, point, camera)
@@ -213,7 +213,7 @@ def move(
 ) -> None:
     """Continuous move for --timeout seconds, or with --absolute a move to a position."""
     from devices.interfaces import PtzPosition
-    from mcu_control.orchestrator import check_number, check_positive
+    from mcu_control.validate import check_number, check_positive
 
     loaded = load()
     pt, cfg = _find(loaded, point, camera)
@@ -368,7 +368,7 @@ def _find(  # noqa: RET503 — fail_config never returns
 ) -> tuple[PointConfig, CameraConfig]:
     from devices.errors import ConfigError
     from mcu_control.commands.common import fail_config
-    from mcu_control.orchestrator import nfc
+    from mcu_control.validate import nfc
 
     point, camera = nfc(point).strip(), nfc(camera).strip()
     for pt in loaded.profile.points:

@@ -279,7 +279,7 @@ async def _ensure_conference(mcu: Mcu, loaded: LoadedProfile, name: str, *, crea
 
 
 def _check_wait(wait: float) -> None:
-    from mcu_control.orchestrator import check_number
+    from mcu_control.validate import check_number
 
     check_number("--wait", wait, low=0, high=300, unit=" s")
 

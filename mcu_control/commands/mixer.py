@@ -78,7 +78,7 @@ def level(
     ] = None,
 ) -> None:
     """Read a channel's level, or set it (then read it back)."""
-    from mcu_control.orchestrator import check_number
+    from mcu_control.validate import check_number
 
     loaded = load()
     pt, cfg = _mixer_of(loaded, point)
@@ -269,7 +269,7 @@ def _all_mixers(loaded: LoadedProfile) -> list[tuple[PointConfig, MixerConfig]]:
 
 
 def _mixer_of(loaded: LoadedProfile, point: str) -> tuple[PointConfig, MixerConfig]:
-    from mcu_control.orchestrator import nfc
+    from mcu_control.validate import nfc
 
     try:
         pt = loaded.profile.point(nfc(point).strip())
@@ -283,7 +283,7 @@ def _mixer_of(loaded: LoadedProfile, point: str) -> tuple[PointConfig, MixerConf
 
 
 def _check_channel(cfg: MixerConfig, channel: str) -> str:
-    from mcu_control.orchestrator import nfc
+    from mcu_control.validate import nfc
 
     name = nfc(channel).strip()
     if name not in cfg.channels:

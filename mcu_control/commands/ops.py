@@ -51,7 +51,11 @@ def drill(
     wait: WaitOpt = 0.0,
 ) -> None:
     """Pre-session drill of every point (exit 0 pass, 1 warnings, 2 a check failed)."""
+    from mcu_control.orchestrator import resolve_point_ids
+
     loaded = load()
+    resolve_point_ids(loaded.profile, point)
+    _secrets_readable(loaded)
     orch: list[Orchestrator] = []
 
     async def go() -> DrillReport:
@@ -119,15 +123,17 @@ def status(
     timeout: Annotated[float, typer.Option(help="Seconds each device may take to answer.")] = 5.0,
 ) -> None:
     """Every point's state now: call, devices, recording (asks each device once)."""
-    from mcu_control.orchestrator import check_positive
     from mcu_control.paths import state_dir
-    from mcu_control.status import poll
     from mcu_control.statusd import ask_daemon
+    from mcu_control.validate import check_positive
 
     check_positive("--timeout", timeout)
-    loaded = load()
-    snap = ask_daemon(state_dir())  # a daemon on this state dir knows the live session
+    # a daemon on this state dir knows the live session: ask it first, before even the profile
+    snap = ask_daemon(state_dir())
     if snap is None:
+        from mcu_control.status import poll
+
+        loaded = load()
 
         async def go() -> dict[str, Any]:
             site = _site(loaded)
@@ -136,12 +142,13 @@ def status(
             finally:
                 await site.close()
 
-        snap = {"source": "devices", **run(go)}
+        site = loaded.profile.site
+        snap = {"source": "devices", "site": {"id": site.id, "name": site.name}, **run(go)}
         _derive_session(loaded, snap)
 
     def human() -> Any:
         t = table(
-            f"{loaded.profile.site.name} — status",
+            f"{snap['site']['name']} — status",
             "Point",
             "Phase",
             "Call",
@@ -175,21 +182,26 @@ def status(
 # ---------------------------------------------------------------------- helpers
 
 
+def _secrets_readable(loaded: Any) -> None:
+    """A secret that cannot be read is a setup mistake (exit 3), not a failed device (exit 2)."""
+    from devices.errors import ConfigError
+    from profiles.loader import check_secrets
+
+    found = check_secrets(loaded)
+    if found.problems:
+        raise ConfigError(
+            f"{len(found.problems)} secret(s) cannot be read",
+            problems=found.problems,
+            hint="see `mcu-control profile check --secrets`",
+        )
+
+
 def _derive_session(loaded: Any, snap: dict[str, Any]) -> None:
     """Without a daemon: the session phase from the MCU's calls, the last drill from the store."""
-    from mcu_control.drillstore import DrillStore
     from mcu_control.paths import state_dir
+    from mcu_control.statusd import derive_session
 
-    central = loaded.profile.central.id
-    connected = [p for p in snap["points"] if p.get("call_state") == "connected"]
-    recording = any(p["id"] == central and p.get("recording") for p in snap["points"])
-    session = snap["session"]
-    if connected:
-        session["phase"] = "in-session"
-    session["recording"] = recording
-    path = state_dir() / "drills.sqlite"
-    last = DrillStore(path).last() if path.exists() else None
-    snap["last_drill"] = last.summary() if last is not None else None
+    derive_session(snap, loaded.profile.central.id, state_dir() / "drills.sqlite")
 
 
 def _site(loaded: Any) -> Site:
