@@ -89,6 +89,7 @@ def root(
     OPTIONS.json = json_out
     OPTIONS.quiet = quiet
     OPTIONS.verbose = verbose
+    OPTIONS.timezone = None  # set when the command loads the profile
     if state_dir is not None:
         from mcu_control.paths import set_state_dir
 

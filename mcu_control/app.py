@@ -152,7 +152,10 @@ def build_daemon(
     site = loaded.profile.site
     daemon.add_component(
         StatusSocketComponent(
-            store, state_dir, loaded.profile.central.id, {"id": site.id, "name": site.name}
+            store,
+            state_dir,
+            loaded.profile.central.id,
+            {"id": site.id, "name": site.name, "timezone": site.timezone},
         )
     )
     daemon.add_component(

@@ -74,7 +74,7 @@ class Drill:
 
     async def run(self) -> DrillReport:
         report = DrillReport(
-            id=_new_id(),
+            id=_new_id(self.site.profile.site.timezone),
             site=self.site.profile.site.id,
             label=self.label,
             quick=self.quick,
@@ -438,6 +438,9 @@ async def _remove_quietly(mcu: Mcu, conference: str, name: str) -> None:
         log.debug("remove %s from %s: %s", name, conference, exc)
 
 
-def _new_id() -> str:
-    now = dt.datetime.now(dt.UTC)
+def _new_id(timezone: str) -> str:
+    """`<site-local date>T<time>-<6 hex>`: the id people read and say is in site time."""
+    import zoneinfo
+
+    now = dt.datetime.now(zoneinfo.ZoneInfo(timezone))
     return f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"

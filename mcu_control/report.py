@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from html import escape
 
 from mcu_control.results import DrillReport, PointResult, Verdict
@@ -10,7 +11,13 @@ COLOURS = {Verdict.PASS: "#2e7d32", Verdict.WARN: "#f9a825", Verdict.FAIL: "#c62
 LABELS_VI = {Verdict.PASS: "ĐẠT", Verdict.WARN: "CẢNH BÁO", Verdict.FAIL: "KHÔNG ĐẠT"}
 
 
-def render_html(report: DrillReport, *, point_names: dict[str, str] | None = None) -> str:
+def render_html(
+    report: DrillReport,
+    *,
+    point_names: dict[str, str] | None = None,
+    tz: dt.tzinfo | None = None,
+) -> str:
+    """A self-contained HTML page; times in `tz` (the site's) when given."""
     names = point_names or {p.point: p.name for p in report.points}
     rows = "\n".join(_point_rows(p) for p in report.points)
     duration = (
@@ -32,7 +39,7 @@ th {{ background: #f0f0f0; }} .v {{ color: #fff; font-weight: bold; padding: 2px
 <table class="meta">
 <tr><td>Site</td><td>{escape(report.site)}</td></tr>
 <tr><td>Drill</td><td>{escape(report.id)} ({escape(report.label)}{", quick" if report.quick else ""})</td></tr>
-<tr><td>Started</td><td>{escape(report.started_at.isoformat(timespec="seconds"))}</td></tr>
+<tr><td>Started</td><td>{escape(report.started_at.astimezone(tz).isoformat(timespec="seconds"))}</td></tr>
 <tr><td>Duration</td><td>{duration}</td></tr>
 <tr><td>Verdict</td><td>{_badge(report.verdict)}</td></tr>
 </table>

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +34,7 @@ class Options:
     json: bool = False
     quiet: bool = False
     verbose: int = 0
+    timezone: str | None = None  # the site's, once a profile is loaded
 
 
 OPTIONS = Options()
@@ -63,9 +66,48 @@ def load(explicit: Path | None = None) -> LoadedProfile:
 
     path = profile_path(explicit)
     try:
-        return load_profile(path)
+        loaded = load_profile(path)
     except ConfigError as exc:
         fail_config(exc)
+    OPTIONS.timezone = loaded.profile.site.timezone
+    return loaded
+
+
+def site_tz() -> dt.tzinfo:
+    """The site's time zone: the loaded profile's, else the profile's if it loads, else +07."""
+    import zoneinfo
+
+    if OPTIONS.timezone is None:
+        from devices.errors import ConfigError
+        from profiles.loader import load_profile
+        from profiles.schema import DEFAULT_TIMEZONE
+
+        try:
+            OPTIONS.timezone = load_profile(profile_path()).profile.site.timezone
+        except ConfigError:
+            OPTIONS.timezone = DEFAULT_TIMEZONE
+    return zoneinfo.ZoneInfo(OPTIONS.timezone)
+
+
+_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def site_time(value: str, fmt: str | None = None) -> str:
+    """An ISO 8601 instant shown in site time: ISO with the site's offset, or `fmt`."""
+    if not isinstance(value, str) or not _INSTANT.match(value):
+        return value
+    when = dt.datetime.fromisoformat(value).astimezone(site_tz())
+    return when.strftime(fmt) if fmt else when.isoformat()
+
+
+def _in_site_time(data: Any) -> Any:
+    if isinstance(data, str):
+        return site_time(data)
+    if isinstance(data, dict):
+        return {k: _in_site_time(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_in_site_time(v) for v in data]
+    return data
 
 
 def fail_config(exc: Any) -> NoReturn:
@@ -118,8 +160,14 @@ def err_console() -> Console:
     return Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
 
-def print_json(data: Any) -> None:
-    """The stable machine form: UTF-8 JSON on stdout, one document per command."""
+def print_json(data: Any, *, verbatim: bool = False) -> None:
+    """The stable machine form: UTF-8 JSON on stdout, one document per command.
+
+    Instants (ISO 8601 with an offset) are given with the site's offset (+07:00), the same
+    instant people see in the tables; `verbatim` keeps records exactly as stored (audit).
+    """
+    if not verbatim and OPTIONS.timezone is not None:
+        data = _in_site_time(data)
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
     sys.stdout.flush()
 

@@ -130,7 +130,9 @@ def status(
     check_positive("--timeout", timeout)
     # a daemon on this state dir knows the live session: ask it first, before even the profile
     snap = ask_daemon(state_dir())
-    if snap is None:
+    if snap is not None:
+        OPTIONS.timezone = snap.get("site", {}).get("timezone") or OPTIONS.timezone
+    else:
         from mcu_control.status import poll
 
         loaded = load()

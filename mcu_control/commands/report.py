@@ -25,20 +25,22 @@ def drill_report(
 ) -> None:
     """Show a stored drill (exit 3 if there is none)."""
     from devices.errors import ConfigError
-    from mcu_control.commands.common import fail
+    from mcu_control.commands.common import fail, site_time, site_tz
     from mcu_control.commands.ops import _drill_table
     from mcu_control.drillstore import DrillStore
     from mcu_control.paths import state_dir
     from mcu_control.report import render_html
 
+    tz = site_tz()  # times shown in site time, JSON with the site's offset
     store = DrillStore(state_dir() / "drills.sqlite")
     if list_all:
         rows = store.list()
 
         def human() -> Any:
-            t = table("Recent drills", "Id", "Label", "Started", "Verdict")
+            t = table(f"Recent drills ({tz})", "Id", "Label", "Started", "Verdict")
             for r in rows:
-                t.add_row(r["id"], r["label"], r["started_at"], r["verdict"])
+                started = site_time(r["started_at"], "%Y-%m-%d %H:%M:%S")
+                t.add_row(r["id"], r["label"], started, r["verdict"])
             return t
 
         emit(rows, human)
@@ -60,7 +62,7 @@ def drill_report(
         )
     if html is not None:
         try:
-            html.write_text(render_html(report), encoding="utf-8")
+            html.write_text(render_html(report, tz=tz), encoding="utf-8")
         except OSError as exc:
             fail(
                 ConfigError(
