@@ -302,3 +302,32 @@ async def test_a_drill_over_mqtt_is_stored_like_a_cli_drill(tmp_path: Path) -> N
     finally:
         await holder.site.close()
         await rig.stop()
+
+
+async def test_sigterm_during_a_drill_is_143_with_the_test_conference_removed(
+    tmp_path: Path,
+) -> None:
+    data = fast(remap_ports(demo_data()))
+    data["drill"]["call_seconds"] = 5.0
+    path = write_profile(data, tmp_path)
+    loaded = load_profile(path)
+    rig = Rig(loaded, load_scenario("normal"))
+    await rig.start()
+    try:
+        proc = await _start("drill", "--point", "gia-binh", "--profile", str(path), state=tmp_path)
+        await _until(lambda: any(r["action"] == "drill.start" for r in _audit(tmp_path)))
+        await asyncio.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        code, out, err = await _finish(proc, timeout=15)
+        assert code == 143, out + err
+        assert "interrupted: drill stopped after" in err
+        assert "run `mcu-control drill` again" in err
+        assert "drill.interrupted" in [r["action"] for r in _audit(tmp_path)]
+        assert rig.mcu is not None
+        drill_conf = f"{loaded.profile.mcu.conference.name[:28]}-KT"
+        assert drill_conf not in rig.mcu.state.conferences  # cleaned up on the way out
+        assert not (tmp_path / "drills.sqlite").exists() or "gia-binh" not in json.dumps(
+            [r for r in _audit(tmp_path) if r["action"] == "drill.finish"]
+        )
+    finally:
+        await rig.stop()
