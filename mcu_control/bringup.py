@@ -79,7 +79,9 @@ async def bringup(
             prev.recording,
         )
     )
-    site.record("bringup.start", target=conf.name, points=[p.id for p in targets])
+    site.emit(
+        "bringup-started", audit="bringup.start", target=conf.name, points=[p.id for p in targets]
+    )
     mcu = await site.mcu()
     pin = conf.pin.resolve(base_dir=site.loaded.path.parent).reveal() if conf.pin else None
     spec = ConferenceSpec(conf.name, conf.numeric_id, pin, conf.duration_min * 60 or None)
@@ -113,16 +115,10 @@ async def bringup(
     )
     central = profile.central.id
     store.update_point(central, recording=report.recording)
-    site.record(
-        "bringup.finish",
-        target=conf.name,
-        connected=report.connected,
-        total=len(report.points),
-        recording=report.recording,
-        verdict=report.verdict.value,
-    )
-    store.event(
+    site.emit(
         "bringup-finished",
+        audit="bringup.finish",
+        target=conf.name,
         connected=report.connected,
         total=len(report.points),
         recording=report.recording,
@@ -136,7 +132,9 @@ async def teardown(site: Site, *, points: list[str] | None = None) -> dict[str, 
     profile = site.profile
     conf = profile.mcu.conference.name
     targets = site.points(points)
-    site.record("teardown.start", target=conf, points=[p.id for p in targets])
+    site.emit(
+        "teardown-started", audit="teardown.start", target=conf, points=[p.id for p in targets]
+    )
     mcu = await site.mcu()
     present = {p.name for p in await mcu.participants(conf)}
     rec = profile.central.recorder
@@ -179,8 +177,7 @@ async def teardown(site: Site, *, points: list[str] | None = None) -> dict[str, 
         "ok": all(v == "removed" for _, v in hung)
         and all(v in ("muted", "no session microphones") for _, v in muted),
     }
-    site.record("teardown.finish", target=conf, **result)
-    site.store.event("teardown-finished", ok=result["ok"])
+    site.emit("teardown-finished", audit="teardown.finish", target=conf, **result)
     return result
 
 
@@ -264,15 +261,14 @@ async def _connect(
     delay = cfg.retry_backoff_s
     for index, (protocol, address) in enumerate(addresses):
         if index > 0:
-            store.event(
+            site.emit(
                 "point-escalated",
+                audit="bringup.escalate",
+                target=point.id,
                 point=point.id,
                 address=address,
                 protocol=protocol.value,
                 after=result.reason,
-            )
-            site.record(
-                "bringup.escalate", target=point.id, address=address, protocol=protocol.value
             )
         for _ in range(cfg.dial_attempts):
             result.attempts += 1
@@ -307,15 +303,14 @@ async def _connect(
     store.update_point(
         point.id, phase=PointPhase.OFFLINE, call_state="disconnected", reason=result.reason
     )
-    store.event(
+    site.emit(
         "point-failed",
+        audit="bringup.point_failed",
+        target=point.id,
         point=point.id,
         name=point.name,
         reason=result.reason,
         attempts=result.attempts,
-    )
-    site.record(
-        "bringup.point_failed", target=point.id, reason=result.reason, attempts=result.attempts
     )
 
 
@@ -331,6 +326,7 @@ def _mark_connected(site: Site, point: PointConfig, p: Participant) -> None:
         health=HealthState.OK,
         details={"call": "connected"},
     )
+    site.emit("point-connected", point=point.id, name=point.name, packet_loss_pct=loss)
 
 
 async def _preset(site: Site, point: PointConfig, cam: CameraConfig) -> CheckResult:
@@ -353,6 +349,7 @@ async def _preset(site: Site, point: PointConfig, cam: CameraConfig) -> CheckRes
         data.update(outcome.data)
         if outcome.arrived:
             verdict, reason = Verdict.PASS, f"at preset “{cam.session_preset}”"
+            site.emit("preset-reached", point=point.id, camera=cam.id, preset=cam.session_preset)
             site.store.update_device(
                 f"{point.id}.{cam.id}",
                 connected=True,
@@ -392,6 +389,7 @@ async def _unmute(site: Site, point: PointConfig) -> CheckResult:
             verdict, reason = Verdict.FAIL, f"still muted after unmute: {', '.join(still)}"
         else:
             labels = ", ".join(point.mixer.channels[c].label for c in channels)
+            site.emit("microphones-unmuted", point=point.id, channels=list(channels))
             verdict, reason = Verdict.PASS, f"unmuted: {labels}"
             site.store.update_device(
                 f"{point.id}.{point.mixer.id}",
@@ -448,7 +446,9 @@ async def _recording(
                 raise
             if ok:
                 report.recording = True
-                site.record("recording.start", target=rec.id, address=rec.address)
+                site.emit(
+                    "recording-started", audit="recording.start", target=rec.id, address=rec.address
+                )
                 return True, "recording link connected"
             reason = p.disconnect_reason or "disconnected"
         except McuControlError as exc:
@@ -458,8 +458,7 @@ async def _recording(
                 break
         await _remove_quietly(mcu, conf, rec.id)
         await asyncio.sleep(cfg.retry_backoff_s)
-    site.store.event("recording-failed", reason=reason)
-    site.record("recording.failed", target=rec.id, reason=reason)
+    site.emit("recording-failed", audit="recording.failed", target=rec.id, reason=reason)
     return False, f"recording link not connected: {reason}"
 
 

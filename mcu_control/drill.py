@@ -92,11 +92,13 @@ class Drill:
                 previous.recording,
             )
         )
-        store.event(
-            "drill-started", drill=report.id, label=self.label, points=[p.id for p in self.points]
-        )
-        self.site.record(
-            "drill.start", target=self.site.profile.site.id, drill=report.id, label=self.label
+        self.site.emit(
+            "drill-started",
+            audit="drill.start",
+            target=self.site.profile.site.id,
+            drill=report.id,
+            label=self.label,
+            points=[p.id for p in self.points],
         )
         mcu: Mcu | None = None
         watcher: ParticipantWatcher | None = None
@@ -124,8 +126,13 @@ class Drill:
             store.set_session(previous)
         summary = report.summary()
         store.set_last_drill(summary)
-        store.event("drill-finished", drill=report.id, verdict=report.verdict.value)
-        self.site.record("drill.finish", target=self.site.profile.site.id, **summary)
+        self.site.emit(
+            "drill-finished",
+            audit="drill.finish",
+            target=self.site.profile.site.id,
+            drill=report.id,
+            **summary,
+        )
         return report
 
     # ------------------------------------------------------------------ per point

@@ -220,14 +220,24 @@ class Orchestrator:
         try:
             await self.lock.acquire(operation, wait_s=self.lock_wait_s)
         except SessionBusyError as exc:
-            self.site.record(f"{operation}.refused", target=site_id, reason=exc.message, **audit)
+            self.site.emit(
+                f"{operation}-refused",
+                audit=f"{operation}.refused",
+                target=site_id,
+                reason=exc.message,
+                **audit,
+            )
             raise
         try:
             return await work()
         except asyncio.CancelledError:
             self.interrupted = where()
-            self.site.record(
-                f"{operation}.interrupted", target=site_id, summary=self.interrupted, **audit
+            self.site.emit(
+                f"{operation}-interrupted",
+                audit=f"{operation}.interrupted",
+                target=site_id,
+                summary=self.interrupted,
+                **audit,
             )
             log.warning("%s", self.interrupted)
             raise
