@@ -25,7 +25,7 @@ from mcu_control.drillstore import DrillStore
 from mcu_control.results import BringupReport, CheckResult, DrillReport
 from mcu_control.session_lock import SessionBusyError, SessionLock
 from mcu_control.site import Site
-from mcu_control.validate import nfc
+from mcu_control.validate import check_number, check_positive, nfc
 from profiles.camera import CameraConfig
 from profiles.schema import PointConfig, Profile
 
@@ -140,20 +140,31 @@ class Orchestrator:
     # ------------------------------------------------------------------ device operations
 
     async def goto_preset(
-        self, point_id: str, camera_id: str | None = None, preset: str | None = None
+        self,
+        point_id: str,
+        camera_id: str | None = None,
+        preset: str | None = None,
+        *,
+        wait: bool = True,
+        timeout_s: float | None = None,
     ) -> dict[str, Any]:
         """Recall a camera preset (profile name or token) and judge arrival on evidence."""
         from mcu_control.presets import recall, reports_completion
 
         point, cam, name, token = self.resolve_preset(point_id, camera_id, preset)
+        timeout = check_positive(
+            "timeout",
+            self.site.profile.bringup.preset_timeout_s if timeout_s is None else timeout_s,
+        )
         target = f"{point.id}.{cam.id}"
         self.site.record("camera.preset.intent", target=target, preset=name, token=token)
         camera = await self.site.camera(point, cam)
         outcome = await recall(
             camera,
             token,
-            timeout_s=self.site.profile.bringup.preset_timeout_s,
+            timeout_s=timeout,
             completion=reports_completion(cam.driver),
+            wait=wait,
         )
         self.site.record(
             "camera.preset",
@@ -170,6 +181,7 @@ class Orchestrator:
             "arrived": outcome.arrived,
             "reason": outcome.reason,
             "moving": moving,
+            "position": outcome.data.get("position"),
         }
 
     async def set_mute(self, point_id: str, channel: str, muted: bool) -> dict[str, Any]:
@@ -183,6 +195,26 @@ class Orchestrator:
         now = await mixer.get_mute(channel)
         self.site.record("mixer.mute", target=target, channel=channel, muted=now)
         return {"mixer": target, "channel": channel, "muted": now}
+
+    async def set_level(self, point_id: str, channel: str, level_db: float) -> dict[str, Any]:
+        """Set a channel's level within the model's range (never clamped), then read it back."""
+        point, channel = self.resolve_channel(point_id, channel)
+        assert point.mixer is not None
+        model = self.site.loaded.mixer_model(point.mixer.model)
+        check_number(
+            f"level for {point.id}.{point.mixer.id} {channel}",
+            level_db,
+            low=model.level_min_db,
+            high=model.level_max_db,
+            unit=" dB",
+        )
+        target = f"{point.id}.{point.mixer.id}"
+        self.site.record("mixer.level.intent", target=target, channel=channel, level_db=level_db)
+        mixer = await self.site.mixer(point)
+        await mixer.set_level(channel, level_db)
+        now = await mixer.get_level(channel)
+        self.site.record("mixer.level", target=target, channel=channel, level_db=now)
+        return {"mixer": target, "channel": channel, "level_db": now}
 
     # ------------------------------------------------------------------ resolution
 

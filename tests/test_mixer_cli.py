@@ -186,8 +186,11 @@ async def test_mute_unmute_level_meters_by_point_and_channel(site: Site) -> None
 
     audit = (Path(site.env["MCU_CONTROL_STATE_DIR"]) / "audit.jsonl").read_text().splitlines()
     assert [json.loads(line)["action"] for line in audit] == [
+        "mixer.mute.intent",
         "mixer.mute",
+        "mixer.mute.intent",
         "mixer.mute",
+        "mixer.level.intent",
         "mixer.level",
     ]
 

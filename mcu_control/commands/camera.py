@@ -122,52 +122,54 @@ def goto(
     timeout: TimeoutOpt = 15.0,
 ) -> None:
     """Recall a preset and (by default) wait until the camera has arrived."""
-    from mcu_control.validate import check_positive, nfc
+    from mcu_control.audit import AuditLog
+    from mcu_control.orchestrator import Orchestrator, resolve_preset
+    from mcu_control.paths import audit_path, state_dir
+    from mcu_control.site import Site
+    from mcu_control.validate import check_positive
 
     loaded = load()
     pt, cfg = _find(loaded, point, camera)
     check_positive("--timeout", timeout)
-    preset = nfc(preset).strip()
-    token = cfg.presets.get(preset, preset)
-    name = preset if preset in cfg.presets else _name_of(cfg, token)
+    # the one rule, as over MQTT: a profile preset name (NFC) or a token the profile lists
+    _, _, name, token = resolve_preset(pt, cfg.id, preset)
 
-    from mcu_control.presets import PresetOutcome, recall, reports_completion
-
-    async def go() -> tuple[PresetOutcome, float]:
-        cam = _build(loaded, pt, cfg)
+    async def go() -> tuple[dict[str, Any], float]:
+        site = Site(loaded, audit=AuditLog(audit_path()), actor="cli")
         start = time.monotonic()
         try:
-            outcome = await recall(
-                cam,
-                token,
-                timeout_s=timeout,
-                completion=reports_completion(cfg.driver),
-                wait=not no_wait,
+            done = await Orchestrator(site, state_dir=state_dir()).goto_preset(
+                pt.id, cfg.id, token, wait=not no_wait, timeout_s=timeout
             )
         finally:
-            await cam.close()
-        return outcome, time.monotonic() - start
+            await site.close()
+        return done, time.monotonic() - start
 
-    outcome, elapsed = run(go)
-    assert outcome.status is not None
+    done, elapsed = run(go)
+    arrived = done["arrived"]
     data = {
         "camera": f"{pt.id}.{cfg.id}",
         "preset": {"name": name, "token": token},
-        "arrived": outcome.arrived,
-        "reason": outcome.reason,
-        "status": _status(outcome.status),
+        "arrived": arrived,
+        "reason": done["reason"],
+        "status": {
+            "position": {k: round(v, 4) for k, v in done["position"].items()}
+            if done["position"]
+            else None,
+            "moving": done["moving"],
+        },
         "elapsed_s": round(elapsed, 3),
     }
-    mark = {True: "[green]✓[/]", False: "[bold red]✗[/]", None: "[yellow]?[/]"}[outcome.arrived]
+    mark = {True: "[green]✓[/]", False: "[bold red]✗[/]", None: "[yellow]?[/]"}[arrived]
     emit(
         data,
         lambda: (
-            f"{mark} {pt.id}.{cfg.id} → {name or token}: {escape(outcome.reason)} ({elapsed:.1f} s)"
+            f"{mark} {pt.id}.{cfg.id} → {name or token}: {escape(done['reason'])} ({elapsed:.1f} s)"
         ),
     )
-    if outcome.arrived is False:
+    if arrived is False:
         raise typer.Exit(Exit.CHECK_FAILED)
-    if outcome.arrived is None and not no_wait:
+    if arrived is None and not no_wait:
         raise typer.Exit(Exit.WARNINGS)
 
 
@@ -388,10 +390,6 @@ def _build(loaded: LoadedProfile, pt: PointConfig, cfg: CameraConfig) -> PtzCame
     from mcu_control.factory import build_camera
 
     return build_camera(loaded, pt, cfg)
-
-
-def _name_of(cfg: CameraConfig, token: str) -> str | None:
-    return next((n for n, t in cfg.presets.items() if t == token), None)
 
 
 def _pos(p: PtzPosition | None) -> dict[str, float] | None:

@@ -14,6 +14,8 @@ from mcu_control.exitcodes import Exit
 if TYPE_CHECKING:
     from devices.errors import McuControlError
     from devices.interfaces import AudioMixer
+    from mcu_control.orchestrator import Orchestrator
+    from mcu_control.site import Site
     from profiles.loader import LoadedProfile
     from profiles.mixer import MixerConfig
     from profiles.schema import PointConfig
@@ -77,29 +79,17 @@ def level(
         float | None, typer.Argument(help="New level in dB; omit to read the level.")
     ] = None,
 ) -> None:
-    """Read a channel's level, or set it (then read it back)."""
-    from mcu_control.validate import check_number
-
+    """Read a channel's level, or set it within the model's range (then read it back)."""
     loaded = load()
     pt, cfg = _mixer_of(loaded, point)
     channel = _check_channel(cfg, channel)
-    if db is not None:  # the model's range, before any I/O: nothing is clamped silently
-        model = loaded.mixer_model(cfg.model)
-        check_number(
-            f"level for {pt.id}.{cfg.id} {channel}",
-            db,
-            low=model.level_min_db,
-            high=model.level_max_db,
-            unit=" dB",
-        )
 
     async def go() -> dict[str, Any]:
-        mixer = _build(loaded, pt, cfg)
+        site = _site(loaded)
         try:
-            await mixer.connect()
             if db is not None:
-                await mixer.set_level(channel, db)
-                _audit("mixer.level", mixer.name, channel=channel, level_db=db)
+                await _orchestrator(site).set_level(pt.id, channel, db)
+            mixer = await site.mixer(pt)
             rng = await mixer.level_range(channel)
             return {
                 "point": pt.id,
@@ -111,7 +101,7 @@ def level(
                 "max_db": rng.max_db,
             }
         finally:
-            await mixer.close()
+            await site.close()
 
     out = run(go)
     emit(
@@ -158,14 +148,12 @@ def _set_mute(point: str, channel: str, muted: bool) -> None:
     channel = _check_channel(cfg, channel)
 
     async def go() -> bool:
-        mixer = _build(loaded, pt, cfg)
+        site = _site(loaded)
         try:
-            await mixer.connect()
-            await mixer.set_mute(channel, muted)
-            _audit("mixer.mute", mixer.name, channel=channel, muted=muted)
-            return await mixer.get_mute(channel)
+            done = await _orchestrator(site).set_mute(pt.id, channel, muted)
+            return bool(done["muted"])
         finally:
-            await mixer.close()
+            await site.close()
 
     now = run(go)
     emit(
@@ -298,8 +286,16 @@ def _usage(message: str, hint: str | None = None) -> NoReturn:
     fail(ConfigError(message, hint=hint))
 
 
-def _audit(action: str, target: str, **data: Any) -> None:
+def _site(loaded: LoadedProfile) -> Site:
     from mcu_control.audit import AuditLog
     from mcu_control.paths import audit_path
+    from mcu_control.site import Site
 
-    AuditLog(audit_path()).append(action, target=target, **data)
+    return Site(loaded, audit=AuditLog(audit_path()), actor="cli")
+
+
+def _orchestrator(site: Site) -> Orchestrator:
+    from mcu_control.orchestrator import Orchestrator
+    from mcu_control.paths import state_dir
+
+    return Orchestrator(site, state_dir=state_dir())
