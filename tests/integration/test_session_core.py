@@ -331,3 +331,29 @@ async def test_sigterm_during_a_drill_is_143_with_the_test_conference_removed(
         )
     finally:
         await rig.stop()
+
+
+async def test_a_permanent_refusal_is_not_redialled(tmp_path: Path) -> None:
+    loaded = load_profile(write_profile(fast(remap_ports(demo_data())), tmp_path))
+    normal = load_scenario("normal")
+    full = normal.model_copy(
+        update={"defaults": normal.defaults.model_copy(update={"mcu_capacity": 2})}
+    )
+    rig = Rig(loaded, full)  # the MCU holds 2 participants: the rest get "too many participants"
+    await rig.start()
+    site = Site(loaded, audit=AuditLog(tmp_path / "audit.jsonl"), actor="test")
+    try:
+        report = await Orchestrator(site, state_dir=tmp_path).bringup(
+            points=["tien-du", "gia-binh", "luong-tai", "que-vo"]
+        )
+        refused = [p for p in report.points if not p.connected]
+        assert refused, "the MCU's capacity should refuse some points"
+        assert loaded.profile.bringup.dial_attempts > 1
+        for p in refused:
+            alternates = len(loaded.profile.point(p.point).codec.alternates)
+            assert p.attempts == 1 + alternates, (p.point, p.attempts, p.reason)  # once per address
+            assert "too many participants" in p.reason
+        await Orchestrator(site, state_dir=tmp_path).teardown()
+    finally:
+        await site.close()
+        await rig.stop()
