@@ -12,6 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from devices.errors import DeviceError, McuControlError
@@ -35,6 +36,7 @@ from profiles.schema import PointConfig
 log = logging.getLogger("mcu_control.drill")
 
 Progress = Callable[[CheckResult], None]
+Outcome = tuple[Verdict, str, dict[str, Any]]
 DUPLICATE_CONFERENCE = 2
 
 
@@ -64,13 +66,8 @@ class Drill:
         self._stale: set[str] = set()
 
     def planned_checks(self) -> int:
-        """How many checks the run will report (for a progress bar)."""
-        n = 0
-        for p in self.points:
-            n += 2 + 2 * len(p.cameras) + (0 if self.quick else len(p.cameras))
-            n += 2 if p.mixer is not None else 0
-            n += 2 if p.role == "central" else 0
-        return n
+        """How many checks the run will report (for a progress bar): the same plan it runs."""
+        return sum(len(self._plan(p, None, None, "")) for p in self.points)
 
     async def run(self) -> DrillReport:
         report = DrillReport(
@@ -144,47 +141,40 @@ class Drill:
         watcher: ParticipantWatcher | None,
         mcu_error: str,
     ) -> PointResult:
-        checks: list[Awaitable[CheckResult]] = [
-            self._check(point, "codec.reachability", self._codec(point), point.codec.id)
+        checks = [
+            self._check(point, name, body(), device)
+            for name, body, device in self._plan(point, mcu, watcher, mcu_error)
         ]
-        for cam in point.cameras:
-            checks.append(
-                self._check(point, "camera.identity", self._camera_identity(point, cam), cam.id)
-            )
-            checks.append(
-                self._check(point, "camera.clock", self._camera_clock(point, cam), cam.id)
-            )
-            if not self.quick:
-                checks.append(
-                    self._check(point, "camera.preset", self._camera_preset(point, cam), cam.id)
-                )
-        if point.mixer is not None:
-            checks.append(
-                self._check(point, "mixer.health", self._mixer_health(point), point.mixer.id)
-            )
-            checks.append(
-                self._check(point, "mixer.channels", self._mixer_channels(point), point.mixer.id)
-            )
-        if point.role == "central":
-            checks.append(
-                self._check(
-                    point,
-                    "mcu.health",
-                    self._mcu_health(mcu, mcu_error),
-                    point.mcu.id if point.mcu else None,
-                )
-            )
-            rec = point.recorder
-            checks.append(
-                self._check(point, "recorder.link", self._recorder(), rec.id if rec else None)
-            )
-        checks.append(
-            self._check(
-                point, "call.test", self._test_call(point, mcu, watcher, mcu_error), point.codec.id
-            )
-        )
         results = await asyncio.gather(*checks)
         return PointResult(point.id, point.name, list(results))
+
+    def _plan(
+        self,
+        point: PointConfig,
+        mcu: Mcu | None,
+        watcher: ParticipantWatcher | None,
+        mcu_error: str,
+    ) -> list[tuple[str, Callable[[], Awaitable[Outcome]], str | None]]:
+        """The checks of one point as data: (name, body, device id); runs and counts alike."""
+        plan: list[tuple[str, Callable[[], Awaitable[Outcome]], str | None]] = [
+            ("codec.reachability", partial(self._codec, point), point.codec.id)
+        ]
+        for cam in point.cameras:
+            plan.append(("camera.identity", partial(self._camera_identity, point, cam), cam.id))
+            plan.append(("camera.clock", partial(self._camera_clock, point, cam), cam.id))
+            if not self.quick:
+                plan.append(("camera.preset", partial(self._camera_preset, point, cam), cam.id))
+        if point.mixer is not None:
+            plan.append(("mixer.health", partial(self._mixer_health, point), point.mixer.id))
+            plan.append(("mixer.channels", partial(self._mixer_channels, point), point.mixer.id))
+        if point.role == "central":
+            mcu_id = point.mcu.id if point.mcu else None
+            plan.append(("mcu.health", partial(self._mcu_health, mcu, mcu_error), mcu_id))
+            rec_id = point.recorder.id if point.recorder else None
+            plan.append(("recorder.link", self._recorder, rec_id))
+        test_call = partial(self._test_call, point, mcu, watcher, mcu_error)
+        plan.append(("call.test", test_call, point.codec.id))
+        return plan
 
     async def _check(
         self,
