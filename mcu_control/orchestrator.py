@@ -271,7 +271,7 @@ class Orchestrator:
                 summary=self.interrupted,
                 **audit,
             )
-            log.warning("%s", self.interrupted)
+            log.info("%s", self.interrupted)
             raise
         finally:
             self.lock.release()
