@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -103,6 +104,12 @@ class Orchestrator:
         )
 
         def where() -> str:
+            # the store must not say "bringup" for ever: connected points mean a session is on
+            from mcu_control.state import SessionPhase
+
+            store = self.site.store
+            phase = SessionPhase.IN_SESSION if report.connected else SessionPhase.IDLE
+            store.set_session(replace(store.session, phase=phase, recording=report.recording))
             total = len(self.site.points(ids))
             mixers = [p for p in report.points if p.has_microphones]
             unmuted = sum(1 for p in mixers if p.unmuted)

@@ -357,3 +357,27 @@ async def test_a_permanent_refusal_is_not_redialled(tmp_path: Path) -> None:
     finally:
         await site.close()
         await rig.stop()
+
+
+async def test_a_cancelled_bring_up_leaves_the_store_telling_the_truth(tmp_path: Path) -> None:
+    import contextlib
+
+    loaded = load_profile(write_profile(fast(remap_ports(demo_data())), tmp_path))
+    rig = Rig(loaded, load_scenario("realistic"))
+    await rig.start()
+    site = Site(loaded, audit=AuditLog(tmp_path / "audit.jsonl"), actor="test")
+    try:
+        orch = Orchestrator(site, state_dir=tmp_path)
+        task = asyncio.create_task(orch.bringup())
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert orch.interrupted is not None
+        assert orch.interrupted.startswith("interrupted: 0/9 connected, recording off")
+        assert site.store.session.phase.value == "idle"  # not stuck in "bringup"
+        assert not orch.lock.holder()  # the lock is free again
+        await Orchestrator(site, state_dir=tmp_path).teardown()
+    finally:
+        await site.close()
+        await rig.stop()
