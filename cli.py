@@ -154,6 +154,9 @@ def main(argv: list[str] | None = None) -> None:
     from mcu_control.exitcodes import Interrupted
 
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    quick = _status_from_daemon(args)
+    if quick is not None:
+        sys.exit(quick)
     try:
         code = app(args=args, standalone_mode=False, prog_name="mcu-control")
     except typer.Exit as exc:
@@ -186,6 +189,44 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(Exit.INTERNAL)
     sys.exit(code if isinstance(code, int) else Exit.OK)
+
+
+def _status_from_daemon(args: list[str]) -> int | None:
+    """`status --json` answered by a running daemon before the option parser is built.
+
+    Cron and panels poll it; parsing options costs typer's pydantic adapters (~0.3 s), the
+    answer itself a few milliseconds. Anything but the plain form, or no daemon: None, and
+    the normal command runs.
+    """
+    state: Path | None = None
+    json_out, rest, i = False, [], 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--json":
+            json_out = True
+        elif arg in ("--state-dir", "--profile", "-p") and i + 1 < len(args):
+            state = Path(args[i + 1]) if arg == "--state-dir" else state
+            i += 1
+        elif arg.startswith("--state-dir="):
+            state = Path(arg.partition("=")[2])
+        elif not arg.startswith("--profile="):
+            rest.append(arg)
+        i += 1
+    if rest != ["status"] or not json_out:
+        return None
+    from mcu_control.commands.common import print_json
+    from mcu_control.paths import set_state_dir, state_dir
+    from mcu_control.statusd import ask_daemon, exit_code
+
+    if state is not None:
+        set_state_dir(state)
+    snap = ask_daemon(state_dir())
+    if snap is None:
+        return None
+    OPTIONS.json = True
+    OPTIONS.timezone = (snap.get("site") or {}).get("timezone")
+    print_json(snap)
+    return exit_code(snap)
 
 
 def _exit_with(fail: Any, exc: BaseException) -> None:

@@ -133,3 +133,8 @@ def derive_session(snap: dict[str, Any], central_id: str, drills: Path) -> None:
         last = DrillStore(drills).last()
         if last is not None:
             snap["last_drill"] = last.summary()
+
+
+def exit_code(snap: dict[str, Any]) -> int:
+    """`status`'s exit code: 2 when a device is down, else 0."""
+    return 2 if any(d.get("health") == "down" for d in snap.get("devices", [])) else 0

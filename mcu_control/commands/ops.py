@@ -177,8 +177,9 @@ def status(
         return t
 
     emit(snap, human)
-    bad = any(d["health"] == "down" for d in snap["devices"])
-    raise typer.Exit(2 if bad else 0)
+    from mcu_control.statusd import exit_code
+
+    raise typer.Exit(exit_code(snap))
 
 
 # ---------------------------------------------------------------------- helpers

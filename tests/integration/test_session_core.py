@@ -242,6 +242,13 @@ async def test_status_asks_the_running_daemon(tmp_path: Path) -> None:
         assert snap["session"]["recording"] is True
         assert snap["last_drill"]["id"] == drill.id
         assert code in (0, 2)
+        assert snap["session"]["starts_at"].endswith("+07:00")  # site time in JSON
+
+        code2, out2, err2 = await _finish(  # the human form, through the full command
+            await _start("status", "--profile", str(path), state=tmp_path)
+        )
+        assert code2 == code, err2
+        assert loaded.profile.site.name in out2 and "in-session" in out2
     finally:
         site = Site(loaded, actor="test")
         try:
