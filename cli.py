@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -89,6 +89,7 @@ def root(
     OPTIONS.json = json_out
     OPTIONS.quiet = quiet
     OPTIONS.verbose = verbose
+    OPTIONS.timezone = None  # set when the command loads the profile
     if state_dir is not None:
         from mcu_control.paths import set_state_dir
 
@@ -141,17 +142,30 @@ def hoist_global_options(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: usage errors exit 3, unexpected failures exit 4."""
+    """Console-script entry point: the one error boundary (docs/cli.md "Exit codes").
+
+    Usage and environment mistakes exit 3 with what to fix, device failures 2, SIGINT/SIGTERM
+    130/143, and only a bug exits 4; with `--json` every one of them prints the same shape.
+    """
     from typer.exceptions import TyperException
 
+    from devices.errors import ConfigError, McuControlError
+    from mcu_control.commands.common import fail
+    from mcu_control.exitcodes import Interrupted
+
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    quick = _status_from_daemon(args)
+    if quick is not None:
+        sys.exit(quick)
     try:
         code = app(args=args, standalone_mode=False, prog_name="mcu-control")
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        sys.exit(130)
+        sys.exit(Exit.SIGINT)
     except TyperException as exc:  # usage errors: bad option, missing argument, bad value
+        if "--json" in args:
+            _exit_with(fail, ConfigError(exc.format_message(), hint="see --help"))
         show = getattr(exc, "show", None)
         if callable(show):
             show()
@@ -159,18 +173,67 @@ def main(argv: list[str] | None = None) -> None:
             sys.stderr.write(f"error: {exc.format_message()}\n")
         sys.exit(Exit.USAGE)
     except KeyboardInterrupt:
-        sys.exit(130)
+        _exit_with(fail, Interrupted(2))
+    except (McuControlError, Interrupted) as exc:  # raised before or outside `run()`
+        _exit_with(fail, exc)
     except Exception as exc:  # the last line of defence: no traceback for technicians
         if OPTIONS.verbose >= 2:
             raise
+        if OPTIONS.json:
+            _exit_with(fail, exc)
         from devices.secrets import redact
 
         sys.stderr.write(
             f"internal error: {type(exc).__name__}: {redact(str(exc))} "
-            "(run with -vv for the traceback and report it)\n"
+            "(a bug: run with -vv for the traceback and report it)\n"
         )
         sys.exit(Exit.INTERNAL)
     sys.exit(code if isinstance(code, int) else Exit.OK)
+
+
+def _status_from_daemon(args: list[str]) -> int | None:
+    """`status --json` answered by a running daemon before the option parser is built.
+
+    Cron and panels poll it; parsing options costs typer's pydantic adapters (~0.3 s), the
+    answer itself a few milliseconds. Anything but the plain form, or no daemon: None, and
+    the normal command runs.
+    """
+    state: Path | None = None
+    json_out, rest, i = False, [], 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--json":
+            json_out = True
+        elif arg in ("--state-dir", "--profile", "-p") and i + 1 < len(args):
+            state = Path(args[i + 1]) if arg == "--state-dir" else state
+            i += 1
+        elif arg.startswith("--state-dir="):
+            state = Path(arg.partition("=")[2])
+        elif not arg.startswith("--profile="):
+            rest.append(arg)
+        i += 1
+    if rest != ["status"] or not json_out:
+        return None
+    from mcu_control.commands.common import print_json
+    from mcu_control.paths import set_state_dir, state_dir
+    from mcu_control.statusd import ask_daemon, exit_code
+
+    if state is not None:
+        set_state_dir(state)
+    snap = ask_daemon(state_dir())
+    if snap is None:
+        return None
+    OPTIONS.json = True
+    OPTIONS.timezone = (snap.get("site") or {}).get("timezone")
+    print_json(snap)
+    return exit_code(snap)
+
+
+def _exit_with(fail: Any, exc: BaseException) -> None:
+    try:
+        fail(exc)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
 
 
 if __name__ == "__main__":

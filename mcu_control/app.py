@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from mcu_control.audit import AuditLog
 from mcu_control.daemon import Daemon, DaemonConfig
-from mcu_control.drill import Drill
 from mcu_control.mqtt.commands import CommandRouter
+from mcu_control.orchestrator import Orchestrator
 from mcu_control.runtime import OrchestratorActions, SiteHolder, SupervisorComponent
 from mcu_control.state import StateStore
 from profiles.loader import LoadedProfile
@@ -141,12 +142,27 @@ def build_daemon(
 
     store = StateStore()
     audit = AuditLog(state_dir / "audit.jsonl")
-    holder = SiteHolder(loaded, store, audit)
+    holder = SiteHolder(loaded, store, audit, state_dir=state_dir)
     actions = OrchestratorActions(holder, state_dir)
     daemon = Daemon(
         loaded, state_dir=state_dir, config=config, store=store, audit=audit, actions=actions
     )
     daemon.add_component(actions.records)  # stops the session's recording check with the daemon
+    from mcu_control.drillstore import DrillStore
+    from mcu_control.statusd import StatusSocketComponent
+
+    last = DrillStore(state_dir / "drills.sqlite").last()
+    if last is not None:  # `status` and panels show the stored last drill from the start
+        store.set_last_drill(last.summary())
+    site = loaded.profile.site
+    daemon.add_component(
+        StatusSocketComponent(
+            store,
+            state_dir,
+            loaded.profile.central.id,
+            {"id": site.id, "name": site.name, "timezone": site.timezone},
+        )
+    )
     daemon.add_component(
         SupervisorComponent(
             holder,
@@ -170,25 +186,30 @@ def build_daemon(
 
 
 def command_router(holder: SiteHolder, daemon: Daemon | None = None) -> CommandRouter:
-    """MQTT command handlers; the feed runs only the ones the profile's allow-list names."""
+    """MQTT command handlers over the orchestrator; the feed runs only the allowed ones."""
 
-    async def guarded(work: Any) -> dict[str, Any]:
+    async def guarded(work: Callable[[Orchestrator], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
         if daemon is not None and not daemon.active:
             raise ValueError("this daemon is the standby; the active one handles commands")
         async with holder.lock:
-            result: dict[str, Any] = await work
-            return result
+            return await work(holder.orchestrator())
 
     async def drill(params: dict[str, Any]) -> dict[str, Any]:
-        points = _str_list(params.get("points"))
-        quick = bool(params.get("quick", False))
-        return await guarded(_drill(holder, points, quick))
+        points, quick = _str_list(params.get("points")), bool(params.get("quick", False))
+        _check(lambda: holder.orchestrator().resolve_points(points))
+
+        async def work(o: Orchestrator) -> dict[str, Any]:
+            report = await o.drill(points=points, quick=quick, label="mqtt")
+            return report.summary()
+
+        return await guarded(work)
 
     async def bringup_cmd(params: dict[str, Any]) -> dict[str, Any]:
-        from mcu_control.bringup import bringup
+        points = _str_list(params.get("points"))
+        _check(lambda: holder.orchestrator().resolve_points(points))
 
-        async def work() -> dict[str, Any]:
-            r = await bringup(holder.site, points=_str_list(params.get("points")))
+        async def work(o: Orchestrator) -> dict[str, Any]:
+            r = await o.bringup(points=points)
             return {
                 "verdict": r.verdict.value,
                 "connected": r.connected,
@@ -197,54 +218,29 @@ def command_router(holder: SiteHolder, daemon: Daemon | None = None) -> CommandR
                 "failed": {p.point: p.reason for p in r.points if not p.connected},
             }
 
-        return await guarded(work())
+        return await guarded(work)
 
     async def teardown_cmd(params: dict[str, Any]) -> dict[str, Any]:
-        from mcu_control.bringup import teardown
-
-        return await guarded(teardown(holder.site, points=_str_list(params.get("points"))))
+        points = _str_list(params.get("points"))
+        _check(lambda: holder.orchestrator().resolve_points(points))
+        return await guarded(lambda o: o.teardown(points=points))
 
     async def camera_preset(params: dict[str, Any]) -> dict[str, Any]:
-        point = _point(holder, params)
-        cam_id = str(params.get("camera", point.cameras[0].id))
-        cam = next((c for c in point.cameras if c.id == cam_id), None)
-        if cam is None:
-            raise ValueError(f"point {point.id} has no camera {cam_id!r}")
-        preset = str(params.get("preset", cam.session_preset))
-        token = cam.presets.get(preset, preset if preset in cam.presets.values() else None)
-        if token is None:
-            raise ValueError(f"camera {point.id}.{cam_id} has no preset {preset!r}")
-
-        async def work() -> dict[str, Any]:
-            camera = await holder.site.camera(point, cam)
-            status = await camera.goto_preset(
-                token, wait=True, timeout_s=holder.site.profile.bringup.preset_timeout_s
-            )
-            return {"camera": f"{point.id}.{cam_id}", "preset": preset, "moving": status.moving}
-
-        return await guarded(work())
+        point, camera, preset = (
+            _opt_str(params, "point"),
+            params.get("camera"),
+            params.get("preset"),
+        )
+        _check(lambda: holder.orchestrator().resolve_preset(point, _opt(camera), _opt(preset)))
+        return await guarded(lambda o: o.goto_preset(point, _opt(camera), _opt(preset)))
 
     async def mixer_mute(params: dict[str, Any]) -> dict[str, Any]:
-        point = _point(holder, params)
-        if point.mixer is None:
-            raise ValueError(f"point {point.id} has no mixer")
-        channel = str(params.get("channel", ""))
-        if channel not in point.mixer.channels:
-            raise ValueError(f"mixer {point.id}.{point.mixer.id} has no channel {channel!r}")
+        point, channel = _opt_str(params, "point"), _opt_str(params, "channel")
         muted = params.get("muted", True)
         if not isinstance(muted, bool):
             raise ValueError("`muted` must be true or false")  # noqa: TRY004 — answered as bad-params
-
-        async def work() -> dict[str, Any]:
-            mixer = await holder.site.mixer(point)
-            await mixer.set_mute(channel, muted)
-            return {
-                "mixer": f"{point.id}.{point.mixer.id}" if point.mixer else "",
-                "channel": channel,
-                "muted": await mixer.get_mute(channel),
-            }
-
-        return await guarded(work())
+        _check(lambda: holder.orchestrator().resolve_channel(point, channel))
+        return await guarded(lambda o: o.set_mute(point, channel, muted))
 
     return {
         "drill": drill,
@@ -255,17 +251,29 @@ def command_router(holder: SiteHolder, daemon: Daemon | None = None) -> CommandR
     }
 
 
-async def _drill(holder: SiteHolder, points: list[str] | None, quick: bool) -> dict[str, Any]:
-    report = await Drill(holder.site, points=points, quick=quick, label="mqtt").run()
-    return report.summary()
+def _check(resolve: Callable[[], object]) -> None:
+    """Resolve the parameters before any I/O; a mistake is answered as bad-params."""
+    from devices.errors import ConfigError
 
-
-def _point(holder: SiteHolder, params: dict[str, Any]) -> Any:
-    point_id = str(params.get("point", ""))
     try:
-        return holder.site.profile.point(point_id)
-    except KeyError:
-        raise ValueError(f"unknown point {point_id!r}") from None
+        resolve()
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _opt_str(params: dict[str, Any], key: str) -> str:
+    value = params.get(key, "")
+    if not isinstance(value, str):
+        raise ValueError(f"`{key}` must be a string")  # noqa: TRY004 — answered as bad-params
+    return value
+
+
+def _opt(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("`camera` and `preset` must be strings")  # noqa: TRY004
+    return value
 
 
 def _str_list(value: object) -> list[str] | None:

@@ -8,6 +8,7 @@ missing — so running it twice, or after a restart, adds no duplicate participa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -33,9 +34,13 @@ from mcu_control.site import Site
 from mcu_control.state import PointPhase, SessionPhase, SessionState
 from mcu_control.watcher import ParticipantWatcher
 from profiles.camera import CameraConfig
+from profiles.naming import name_limit, participant_name
 from profiles.schema import PointConfig
 
 log = logging.getLogger("mcu_control.bringup")
+
+#: how long an interrupted bring-up may spend taking back an unconfirmed recording link
+CANCEL_CLEANUP_S = 1.0
 
 IN_PROGRESS = frozenset(
     {CallState.DORMANT, CallState.PROCEEDING, CallState.ALERTING, CallState.PENDING}
@@ -58,23 +63,42 @@ BringupObserver = Callable[[BringupEvent], None]
 
 
 async def bringup(
-    site: Site, *, points: list[str] | None = None, on_event: BringupObserver | None = None
+    site: Site,
+    *,
+    points: list[str] | None = None,
+    report: BringupReport | None = None,
+    on_event: BringupObserver | None = None,
 ) -> BringupReport:
     """Connect every (or the named) point, presets, microphones and the recording link.
 
-    `on_event` (optional) hears each point's start and each finished step, as it happens.
+    `report` (optional) is filled as the work goes, so a caller that cancels this coroutine
+    can still say how far it got. On cancellation every dial, move, unmute and the recording
+    link are cancelled with it; a recording link not yet confirmed is removed. `on_event`
+    (optional) hears each point's start and each finished step, as it happens.
     """
     profile = site.profile
     conf = profile.mcu.conference
-    report = BringupReport(
-        site=profile.site.id, conference=conf.name, started_at=dt.datetime.now(dt.UTC)
-    )
+    if report is None:
+        report = BringupReport(
+            site=profile.site.id, conference=conf.name, started_at=dt.datetime.now(dt.UTC)
+        )
     split = split_for_bringup(site, points)  # never dial more than the MCUs' ports take
     targets = site.points(split.dial) if split.dial else []
+    dialled = [
+        PointBringup(
+            p.id,
+            p.name,
+            has_microphones=p.mixer is not None and bool(p.mixer.session_channels),
+        )
+        for p in targets
+    ]
+    report.points = [*dialled, *split.refused]
     store = site.store
     prev = store.session
     store.set_session(dataclasses.replace(prev, phase=SessionPhase.BRINGUP))
-    site.record("bringup.start", target=conf.name, points=[p.id for p in targets])
+    site.emit(
+        "bringup-started", audit="bringup.start", target=conf.name, points=[p.id for p in targets]
+    )
     if split.refused:
         refused = {r.point: r.reason for r in split.refused}
         log.warning("bring-up: not dialling %s", ", ".join(refused))
@@ -87,17 +111,22 @@ async def bringup(
     existing = {p.name: p for p in await mcu.participants(conf.name)}
     watcher = ParticipantWatcher(mcu, conf.name, profile.bringup.poll_interval_s)
     try:
-        recording = asyncio.create_task(_recording(site, mcu, watcher, existing), name="recording")
+        recording = asyncio.create_task(
+            _recording(site, mcu, watcher, existing, report), name="recording"
+        )
         try:
-            dialled = await asyncio.gather(
+            notify = _Notify(on_event)
+            await asyncio.gather(
                 *(
-                    _point(site, mcu, watcher, p, existing.get(p.id), _Notify(on_event))
-                    for p in targets
+                    _point(site, mcu, watcher, p, existing.get(_name(site, p.id)), result, notify)
+                    for p, result in zip(targets, dialled, strict=True)
                 )
             )
-            report.points = [*dialled, *split.refused]
-        finally:
-            report.recording, report.recording_reason = await recording
+        except BaseException:
+            recording.cancel()  # interrupted: nothing starts after the signal
+            await asyncio.gather(recording, return_exceptions=True)
+            raise
+        report.recording, report.recording_reason = await recording
     finally:
         await watcher.close()
         report.finished_at = dt.datetime.now(dt.UTC)
@@ -105,16 +134,10 @@ async def bringup(
     store.set_session(dataclasses.replace(prev, phase=phase, recording=report.recording))
     central = profile.central.id
     store.update_point(central, recording=report.recording)
-    site.record(
-        "bringup.finish",
-        target=conf.name,
-        connected=report.connected,
-        total=len(report.points),
-        recording=report.recording,
-        verdict=report.verdict.value,
-    )
-    store.event(
+    site.emit(
         "bringup-finished",
+        audit="bringup.finish",
+        target=conf.name,
         connected=report.connected,
         total=len(report.points),
         recording=report.recording,
@@ -128,11 +151,13 @@ async def teardown(site: Site, *, points: list[str] | None = None) -> dict[str, 
     profile = site.profile
     conf = profile.mcu.conference.name
     targets = site.points(points)
-    site.record("teardown.start", target=conf, points=[p.id for p in targets])
+    site.emit(
+        "teardown-started", audit="teardown.start", target=conf, points=[p.id for p in targets]
+    )
     mcu = await site.mcu()
     present = {p.name for p in await mcu.participants(conf)}
     rec = profile.central.recorder
-    names = [p.id for p in targets if p.id in present]
+    names = [_name(site, p.id) for p in targets if _name(site, p.id) in present]
     if rec is not None and rec.id in present and points is None:
         names.append(rec.id)
 
@@ -171,8 +196,7 @@ async def teardown(site: Site, *, points: list[str] | None = None) -> dict[str, 
         "ok": all(v == "removed" for _, v in hung)
         and all(v in ("muted", "no session microphones") for _, v in muted),
     }
-    site.record("teardown.finish", target=conf, **result)
-    site.store.event("teardown-finished", ok=result["ok"])
+    site.emit("teardown-finished", audit="teardown.finish", target=conf, **result)
     return result
 
 
@@ -185,9 +209,9 @@ async def _point(
     watcher: ParticipantWatcher,
     point: PointConfig,
     existing: Participant | None,
+    result: PointBringup,
     notify: _Notify,
 ) -> PointBringup:
-    result = PointBringup(point.id, point.name)
     started = time.perf_counter()
 
     async def timed_connect() -> None:
@@ -206,14 +230,23 @@ async def _point(
 
     steps = [reported(_preset(site, point, cam)) for cam in point.cameras]
     if point.mixer is not None and point.mixer.session_channels:
-        steps.append(reported(_unmute(site, point)))
+
+        async def unmute() -> CheckResult:
+            step = await _unmute(site, point)
+            result.unmuted = step.verdict is Verdict.PASS
+            return step
+
+        steps.append(reported(unmute()))
     notify(BringupEvent(point.id, "start", "running", steps=len(steps) + 1))
     call = asyncio.create_task(timed_connect(), name=f"dial:{point.id}")
     try:
         result.steps = list(await asyncio.gather(*steps))
-    finally:
-        await call
-        result.duration_s = time.perf_counter() - started
+    except BaseException:
+        call.cancel()
+        await asyncio.gather(call, return_exceptions=True)
+        raise
+    await call
+    result.duration_s = time.perf_counter() - started
     return result
 
 
@@ -243,7 +276,7 @@ async def _connect(
     cfg = site.profile.bringup
     conf = site.profile.mcu.conference.name
     store = site.store
-    name = point.id
+    name = _name(site, point.id)
     codec = point.codec
     addresses = [(CallProtocol(codec.driver), codec.address)]
     addresses += [(CallProtocol(a.protocol), a.address) for a in codec.alternates]
@@ -272,15 +305,14 @@ async def _connect(
     delay = cfg.retry_backoff_s
     for index, (protocol, address) in enumerate(addresses):
         if index > 0:
-            store.event(
+            site.emit(
                 "point-escalated",
+                audit="bringup.escalate",
+                target=point.id,
                 point=point.id,
                 address=address,
                 protocol=protocol.value,
                 after=result.reason,
-            )
-            site.record(
-                "bringup.escalate", target=point.id, address=address, protocol=protocol.value
             )
         for _ in range(cfg.dial_attempts):
             result.attempts += 1
@@ -295,6 +327,10 @@ async def _connect(
                 p = await watcher.wait_settled(name, cfg.connect_timeout_s)
             except McuControlError as exc:
                 result.reason = str(exc)
+                if not exc.retryable:  # a permanent refusal: dialling again cannot help
+                    log.info("%s: %s refused for good: %s", point.id, address, exc)
+                    await _remove_quietly(mcu, conf, name)
+                    break
             else:
                 if p.call_state is CallState.CONNECTED:
                     result.connected = True
@@ -311,15 +347,14 @@ async def _connect(
     store.update_point(
         point.id, phase=PointPhase.OFFLINE, call_state="disconnected", reason=result.reason
     )
-    store.event(
+    site.emit(
         "point-failed",
+        audit="bringup.point_failed",
+        target=point.id,
         point=point.id,
         name=point.name,
         reason=result.reason,
         attempts=result.attempts,
-    )
-    site.record(
-        "bringup.point_failed", target=point.id, reason=result.reason, attempts=result.attempts
     )
 
 
@@ -335,24 +370,39 @@ def _mark_connected(site: Site, point: PointConfig, p: Participant) -> None:
         health=HealthState.OK,
         details={"call": "connected"},
     )
+    site.emit("point-connected", point=point.id, name=point.name, packet_loss_pct=loss)
 
 
 async def _preset(site: Site, point: PointConfig, cam: CameraConfig) -> CheckResult:
+    from mcu_control.presets import recall, reports_completion
+
     started = time.perf_counter()
     token = cam.presets[cam.session_preset]
+    data: dict[str, Any] = {"preset": cam.session_preset}
     try:
         camera = await site.camera(point, cam)
-        await camera.goto_preset(token, wait=True, timeout_s=site.profile.bringup.preset_timeout_s)
+        outcome = await recall(
+            camera,
+            token,
+            timeout_s=site.profile.bringup.preset_timeout_s,
+            completion=reports_completion(cam.driver),
+        )
     except (McuControlError, TimeoutError) as exc:
         verdict, reason = Verdict.WARN, f"preset “{cam.session_preset}” not confirmed: {exc}"
     else:
-        verdict, reason = Verdict.PASS, f"at preset “{cam.session_preset}”"
-        site.store.update_device(
-            f"{point.id}.{cam.id}",
-            connected=True,
-            health=HealthState.OK,
-            details={"preset": cam.session_preset},
-        )
+        data.update(outcome.data)
+        if outcome.arrived:
+            verdict, reason = Verdict.PASS, f"at preset “{cam.session_preset}”"
+            site.emit("preset-reached", point=point.id, camera=cam.id, preset=cam.session_preset)
+            site.store.update_device(
+                f"{point.id}.{cam.id}",
+                connected=True,
+                health=HealthState.OK,
+                details={"preset": cam.session_preset},
+            )
+        else:
+            verdict = Verdict.WARN
+            reason = f"preset “{cam.session_preset}” not confirmed: {outcome.reason}"
     return CheckResult(
         point.id,
         "camera.preset",
@@ -360,7 +410,7 @@ async def _preset(site: Site, point: PointConfig, cam: CameraConfig) -> CheckRes
         reason,
         f"{point.id}.{cam.id}",
         time.perf_counter() - started,
-        {"preset": cam.session_preset},
+        data,
     )
 
 
@@ -383,6 +433,7 @@ async def _unmute(site: Site, point: PointConfig) -> CheckResult:
             verdict, reason = Verdict.FAIL, f"still muted after unmute: {', '.join(still)}"
         else:
             labels = ", ".join(point.mixer.channels[c].label for c in channels)
+            site.emit("microphones-unmuted", point=point.id, channels=list(channels))
             verdict, reason = Verdict.PASS, f"unmuted: {labels}"
             site.store.update_device(
                 f"{point.id}.{point.mixer.id}",
@@ -402,7 +453,11 @@ async def _unmute(site: Site, point: PointConfig) -> CheckResult:
 
 
 async def _recording(
-    site: Site, mcu: Mcu, watcher: ParticipantWatcher, existing: dict[str, Participant]
+    site: Site,
+    mcu: Mcu,
+    watcher: ParticipantWatcher,
+    existing: dict[str, Participant],
+    report: BringupReport,
 ) -> tuple[bool, str]:
     rec = site.profile.central.recorder
     if rec is None:
@@ -411,6 +466,7 @@ async def _recording(
     cfg = site.profile.bringup
     current = existing.get(rec.id)
     if current is not None and current.call_state is CallState.CONNECTED:
+        report.recording = True
         return True, "recording link already connected"
     spec = ParticipantSpec(rec.id, rec.address, CallProtocol(rec.protocol), rec.bitrate_kbps)
     reason = ""
@@ -419,19 +475,39 @@ async def _recording(
             if current is not None and current.call_state not in IN_PROGRESS:
                 await _remove_quietly(mcu, conf, rec.id)
             current = None
-            await mcu.start_recording(conf, spec)
-            p = await watcher.wait_settled(rec.id, cfg.connect_timeout_s)
-            if p.call_state is CallState.CONNECTED and await mcu.recording_connected(conf, rec.id):
-                site.record("recording.start", target=rec.id, address=rec.address)
+            try:
+                await mcu.start_recording(conf, spec)
+                p = await watcher.wait_settled(rec.id, cfg.connect_timeout_s)
+                ok = p.call_state is CallState.CONNECTED and await mcu.recording_connected(
+                    conf, rec.id
+                )
+            except asyncio.CancelledError:
+                # interrupted before the link was confirmed: take back the request, so that no
+                # recording starts after the signal (bounded: the caller is leaving)
+                with contextlib.suppress(TimeoutError, McuControlError):
+                    async with asyncio.timeout(CANCEL_CLEANUP_S):
+                        await asyncio.shield(_remove_quietly(mcu, conf, rec.id))
+                raise
+            if ok:
+                report.recording = True
+                site.emit(
+                    "recording-started", audit="recording.start", target=rec.id, address=rec.address
+                )
                 return True, "recording link connected"
             reason = p.disconnect_reason or "disconnected"
         except McuControlError as exc:
             reason = str(exc)
+            if not exc.retryable:
+                await _remove_quietly(mcu, conf, rec.id)
+                break
         await _remove_quietly(mcu, conf, rec.id)
         await asyncio.sleep(cfg.retry_backoff_s)
-    site.store.event("recording-failed", reason=reason)
-    site.record("recording.failed", target=rec.id, reason=reason)
+    site.emit("recording-failed", audit="recording.failed", target=rec.id, reason=reason)
     return False, f"recording link not connected: {reason}"
+
+
+def _name(site: Site, point_id: str) -> str:
+    return participant_name(point_id, name_limit(site.profile.mcu.driver))
 
 
 async def _remove_quietly(mcu: Mcu, conference: str, name: str) -> None:

@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from devices.errors import AlreadyExistsError, McuControlError
@@ -30,11 +31,13 @@ from mcu_control.site import Site
 from mcu_control.state import SessionPhase
 from mcu_control.watcher import ParticipantWatcher
 from profiles.camera import CameraConfig
+from profiles.naming import drill_name, name_limit
 from profiles.schema import PointConfig
 
 log = logging.getLogger("mcu_control.drill")
 
 Progress = Callable[[CheckResult], None]
+Outcome = tuple[Verdict, str, dict[str, Any]]
 
 
 class Drill:
@@ -63,17 +66,12 @@ class Drill:
         self._stale: set[str] = set()
 
     def planned_checks(self) -> int:
-        """How many checks the run will report (for a progress bar)."""
-        n = 0
-        for p in self.points:
-            n += 2 + 2 * len(p.cameras) + (0 if self.quick else len(p.cameras))
-            n += 2 if p.mixer is not None else 0
-            n += 2 if p.role == "central" else 0
-        return n
+        """How many checks the run will report (for a progress bar): the same plan it runs."""
+        return sum(len(self._plan(p, None, None, "")) for p in self.points)
 
     async def run(self) -> DrillReport:
         report = DrillReport(
-            id=_new_id(),
+            id=_new_id(self.site.profile.site.timezone),
             site=self.site.profile.site.id,
             label=self.label,
             quick=self.quick,
@@ -82,11 +80,13 @@ class Drill:
         store = self.site.store
         previous = store.session
         store.set_session(dataclasses.replace(previous, phase=SessionPhase.DRILL))
-        store.event(
-            "drill-started", drill=report.id, label=self.label, points=[p.id for p in self.points]
-        )
-        self.site.record(
-            "drill.start", target=self.site.profile.site.id, drill=report.id, label=self.label
+        self.site.emit(
+            "drill-started",
+            audit="drill.start",
+            target=self.site.profile.site.id,
+            drill=report.id,
+            label=self.label,
+            points=[p.id for p in self.points],
         )
         mcu: Mcu | None = None
         watcher: ParticipantWatcher | None = None
@@ -114,8 +114,13 @@ class Drill:
             store.set_session(previous)
         summary = report.summary()
         store.set_last_drill(summary)
-        store.event("drill-finished", drill=report.id, verdict=report.verdict.value)
-        self.site.record("drill.finish", target=self.site.profile.site.id, **summary)
+        self.site.emit(
+            "drill-finished",
+            audit="drill.finish",
+            target=self.site.profile.site.id,
+            drill=report.id,
+            **summary,
+        )
         return report
 
     # ------------------------------------------------------------------ per point
@@ -127,47 +132,40 @@ class Drill:
         watcher: ParticipantWatcher | None,
         mcu_error: str,
     ) -> PointResult:
-        checks: list[Awaitable[CheckResult]] = [
-            self._check(point, "codec.reachability", self._codec(point), point.codec.id)
+        checks = [
+            self._check(point, name, body(), device)
+            for name, body, device in self._plan(point, mcu, watcher, mcu_error)
         ]
-        for cam in point.cameras:
-            checks.append(
-                self._check(point, "camera.identity", self._camera_identity(point, cam), cam.id)
-            )
-            checks.append(
-                self._check(point, "camera.clock", self._camera_clock(point, cam), cam.id)
-            )
-            if not self.quick:
-                checks.append(
-                    self._check(point, "camera.preset", self._camera_preset(point, cam), cam.id)
-                )
-        if point.mixer is not None:
-            checks.append(
-                self._check(point, "mixer.health", self._mixer_health(point), point.mixer.id)
-            )
-            checks.append(
-                self._check(point, "mixer.channels", self._mixer_channels(point), point.mixer.id)
-            )
-        if point.role == "central":
-            checks.append(
-                self._check(
-                    point,
-                    "mcu.health",
-                    self._mcu_health(mcu, mcu_error),
-                    point.mcu.id if point.mcu else None,
-                )
-            )
-            rec = point.recorder
-            checks.append(
-                self._check(point, "recorder.link", self._recorder(), rec.id if rec else None)
-            )
-        checks.append(
-            self._check(
-                point, "call.test", self._test_call(point, mcu, watcher, mcu_error), point.codec.id
-            )
-        )
         results = await asyncio.gather(*checks)
         return PointResult(point.id, point.name, list(results))
+
+    def _plan(
+        self,
+        point: PointConfig,
+        mcu: Mcu | None,
+        watcher: ParticipantWatcher | None,
+        mcu_error: str,
+    ) -> list[tuple[str, Callable[[], Awaitable[Outcome]], str | None]]:
+        """The checks of one point as data: (name, body, device id); runs and counts alike."""
+        plan: list[tuple[str, Callable[[], Awaitable[Outcome]], str | None]] = [
+            ("codec.reachability", partial(self._codec, point), point.codec.id)
+        ]
+        for cam in point.cameras:
+            plan.append(("camera.identity", partial(self._camera_identity, point, cam), cam.id))
+            plan.append(("camera.clock", partial(self._camera_clock, point, cam), cam.id))
+            if not self.quick:
+                plan.append(("camera.preset", partial(self._camera_preset, point, cam), cam.id))
+        if point.mixer is not None:
+            plan.append(("mixer.health", partial(self._mixer_health, point), point.mixer.id))
+            plan.append(("mixer.channels", partial(self._mixer_channels, point), point.mixer.id))
+        if point.role == "central":
+            mcu_id = point.mcu.id if point.mcu else None
+            plan.append(("mcu.health", partial(self._mcu_health, mcu, mcu_error), mcu_id))
+            rec_id = point.recorder.id if point.recorder else None
+            plan.append(("recorder.link", self._recorder, rec_id))
+        test_call = partial(self._test_call, point, mcu, watcher, mcu_error)
+        plan.append(("call.test", test_call, point.codec.id))
+        return plan
 
     async def _check(
         self,
@@ -251,22 +249,32 @@ class Drill:
     async def _camera_preset(
         self, point: PointConfig, cam: CameraConfig
     ) -> tuple[Verdict, str, dict[str, Any]]:
+        from mcu_control.presets import recall, reports_completion
+
         camera = await self.site.camera(point, cam)
         token = cam.presets[cam.session_preset]
-        status = await camera.goto_preset(
-            token, wait=True, timeout_s=self.site.profile.bringup.preset_timeout_s
+        outcome = await recall(
+            camera,
+            token,
+            timeout_s=self.site.profile.bringup.preset_timeout_s,
+            completion=reports_completion(cam.driver),
         )
-        pos = status.position
-        data: dict[str, Any] = {"preset": cam.session_preset, "token": token}
-        if pos is not None:
-            data["position"] = {"pan": pos.pan, "tilt": pos.tilt, "zoom": pos.zoom}
+        data: dict[str, Any] = {"preset": cam.session_preset, **outcome.data}
+        if outcome.arrived is False:
+            return (
+                Verdict.FAIL,
+                f"preset “{cam.session_preset}” not reached: {outcome.reason}",
+                data,
+            )
+        if outcome.arrived is None:
+            return Verdict.WARN, f"preset “{cam.session_preset}”: {outcome.reason}", data
         self.site.store.update_device(
             f"{point.id}.{cam.id}",
             connected=True,
             health=HealthState.OK,
             details={"preset": cam.session_preset},
         )
-        return Verdict.PASS, f"reached preset “{cam.session_preset}”", data
+        return Verdict.PASS, f"reached preset “{cam.session_preset}” ({outcome.reason})", data
 
     async def _mixer_health(self, point: PointConfig) -> tuple[Verdict, str, dict[str, Any]]:
         assert point.mixer is not None
@@ -322,7 +330,7 @@ class Drill:
         if mcu is None or watcher is None:
             return Verdict.FAIL, f"no test call: {mcu_error}", {}
         await self._ensure_conference(mcu)
-        name = f"kt-{point.id}"[:31]
+        name = drill_name(point.id, name_limit(self.site.profile.mcu.driver))
         codec = point.codec
         spec = ParticipantSpec(name, codec.address, CallProtocol(codec.driver), codec.bitrate_kbps)
         if name in self._stale:
@@ -416,6 +424,9 @@ async def _remove_quietly(mcu: Mcu, conference: str, name: str) -> None:
         log.debug("remove %s from %s: %s", name, conference, exc)
 
 
-def _new_id() -> str:
-    now = dt.datetime.now(dt.UTC)
+def _new_id(timezone: str) -> str:
+    """`<site-local date>T<time>-<6 hex>`: the id people read and say is in site time."""
+    import zoneinfo
+
+    now = dt.datetime.now(zoneinfo.ZoneInfo(timezone))
     return f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from html import escape
 
 from mcu_control.results import DrillReport, PointResult, Verdict
@@ -19,8 +20,9 @@ def render_html(
     *,
     point_names: dict[str, str] | None = None,
     site_name: str | None = None,
+    tz: dt.tzinfo | None = None,
 ) -> str:
-    """The report; points (and checks within a point) that failed come first."""
+    """A self-contained HTML page, failures first; times in `tz` (the site's) when given."""
     names = point_names or {p.point: p.name for p in report.points}
     points = sorted(report.points, key=lambda p: ORDER.get(p.verdict, 3))  # stable: profile order
     rows = "\n".join(_point_rows(p) for p in points)
@@ -47,7 +49,7 @@ th {{ background: #f0f0f0; }} .v {{ color: #fff; font-weight: bold; padding: 2px
 <table class="meta">
 <tr><td>Site</td><td>{site}</td></tr>
 <tr><td>Drill</td><td>{escape(report.id)} ({escape(report.label)}{", quick" if report.quick else ""})</td></tr>
-<tr><td>Started</td><td>{escape(report.started_at.isoformat(timespec="seconds"))}</td></tr>
+<tr><td>Started</td><td>{escape(report.started_at.astimezone(tz).isoformat(timespec="seconds"))}</td></tr>
 <tr><td>Duration</td><td>{duration}</td></tr>
 <tr><td>Verdict</td><td>{_badge(report.verdict)}</td></tr>
 </table>

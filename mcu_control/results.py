@@ -160,6 +160,8 @@ class PointBringup:
     steps: list[CheckResult] = field(default_factory=list)  # camera preset, mixer unmute
     connect_s: float = 0.0  # dial until connected (or given up), this point's own call chain
     duration_s: float = 0.0  # the whole point: its call, presets and unmute run side by side
+    has_microphones: bool = False  # the point has session microphones to unmute
+    unmuted: bool = False  # they were unmuted (and read back) by this run
 
     @property
     def verdict(self) -> Verdict:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mcu_control.audit import AuditLog
-from mcu_control.bringup import bringup, teardown
-from mcu_control.drill import Drill
-from mcu_control.drillstore import DrillStore
+from mcu_control.orchestrator import SCHEDULED_LOCK_WAIT_S, Orchestrator
 from mcu_control.results import DrillReport
 from mcu_control.roster import occurrence_points
 from mcu_control.session_record import SessionRecords
@@ -23,8 +22,6 @@ from mcu_control.supervisor import CallSupervisor, DeviceSupervisor, supervisors
 from scheduler.actions import JobInterrupted
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from profiles.loader import LoadedProfile
     from scheduler.calendar import Occurrence
 
@@ -34,11 +31,27 @@ log = logging.getLogger("mcu_control.runtime")
 class SiteHolder:
     """The current Site of the daemon; replaced on reload."""
 
-    def __init__(self, loaded: LoadedProfile, store: StateStore, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        loaded: LoadedProfile,
+        store: StateStore,
+        audit: AuditLog,
+        *,
+        state_dir: Path | None = None,
+    ) -> None:
         self.store = store
         self.audit = audit
+        self.state_dir = state_dir
         self.site = Site(loaded, store=store, audit=audit, actor="daemon")
         self.lock = asyncio.Lock()  # one orchestration at a time: a drill never races a bring-up
+
+    def orchestrator(self, *, lock_wait_s: float = 0.0) -> Orchestrator:
+        """The application service over the current site (MQTT commands and scheduled jobs)."""
+        from mcu_control.paths import state_dir
+
+        return Orchestrator(
+            self.site, state_dir=self.state_dir or state_dir(), lock_wait_s=lock_wait_s
+        )
 
     async def replace(self, loaded: LoadedProfile) -> None:
         old = self.site
@@ -54,7 +67,8 @@ class OrchestratorActions:
 
     def __init__(self, holder: SiteHolder, state_dir: Path) -> None:
         self.holder = holder
-        self.drills = DrillStore(state_dir / "drills.sqlite")
+        if holder.state_dir is None:
+            holder.state_dir = state_dir
         self._drill: asyncio.Task[DrillReport] | None = None  # the drill running now
         self._stop_reason = ""  # why this object cancelled it (empty: it did not)
         # the session record (biên bản) and the recording proof: see session_record.py
@@ -66,9 +80,8 @@ class OrchestratorActions:
             self._announce(occurrence)
             self._stop_reason = ""
             points = list(occurrence_points(self.holder.site.profile, occurrence))
-            self._drill = asyncio.create_task(
-                Drill(self.holder.site, points=points, label=label).run()
-            )
+            orch = self.holder.orchestrator(lock_wait_s=SCHEDULED_LOCK_WAIT_S)
+            self._drill = asyncio.create_task(orch.drill(points=points, label=label))
             try:
                 report = await self._drill
             except asyncio.CancelledError:
@@ -78,7 +91,6 @@ class OrchestratorActions:
                 raise
             finally:
                 self._drill = None
-            self.drills.save(report)
             log.info("drill %s for %s: %s", label, occurrence.key, report.verdict.value.upper())
 
     async def bringup(self, occurrence: Occurrence) -> None:
@@ -95,7 +107,8 @@ class OrchestratorActions:
                 occurrence.key, occurrence.title, occurrence.start, occurrence.end
             )
             points = list(occurrence_points(self.holder.site.profile, occurrence))
-            report = await bringup(self.holder.site, points=points)
+            orch = self.holder.orchestrator(lock_wait_s=SCHEDULED_LOCK_WAIT_S)
+            report = await orch.bringup(points=points)
             await self.records.brought_up(report)
             log.info(
                 "bring-up for %s: %d/%d connected, recording %s",
@@ -108,7 +121,8 @@ class OrchestratorActions:
     async def teardown(self, occurrence: Occurrence) -> None:
         self._record("teardown", occurrence, "end")
         async with self.holder.lock:
-            await teardown(self.holder.site)
+            orch = self.holder.orchestrator(lock_wait_s=SCHEDULED_LOCK_WAIT_S)
+            await orch.teardown()
             await self.records.closed()
 
     def _record(self, kind: str, occ: Occurrence, label: str) -> None:

@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from devices.interfaces import AudioMixer, Codec, ConnectionState, Device, Mcu, PtzCamera
 from mcu_control import factory
@@ -23,6 +24,18 @@ from profiles.loader import LoadedProfile
 from profiles.schema import PointConfig
 
 D = TypeVar("D", bound=Device)
+
+
+@dataclass(frozen=True, slots=True)
+class StepEvent:
+    """One step of a session operation (point connected, recording started, interrupted…)."""
+
+    kind: str | None  # the event type on the feed's event stream; None: not published
+    audit: str | None  # the audit action; None: not audited
+    target: str | None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
 log = logging.getLogger("mcu_control.site")
 
 CLOSE_TIMEOUT_S = 3.0
@@ -48,6 +61,8 @@ class Site:
         self.actor = actor
         self._devices: dict[str, Device] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        #: who hears the steps' events: the store's event stream, the audit log (in that order)
+        self.listeners: list[Callable[[StepEvent], None]] = [self._to_store, self._to_audit]
 
     def points(self, ids: list[str] | None = None) -> list[PointConfig]:
         """The points named (in profile order), or all; unknown ids are a KeyError naming them."""
@@ -100,6 +115,21 @@ class Site:
             f"{point.id}.{mixer.id}", lambda: factory.build_mixer(self.loaded, point, mixer)
         )
 
+    def emit(
+        self, kind: str | None, *, audit: str | None = None, target: str | None = None, **data: Any
+    ) -> None:
+        """A session step happened: every subscriber hears it (docs/orchestrator.md "Events").
+
+        The state store's event stream (and through it the MQTT feed) gets `kind` with `data`;
+        the audit log gets `audit` with `target` and `data`. Either may be None.
+        """
+        event = StepEvent(kind, audit, target, dict(data))
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:  # a subscriber's failure must not stop the session's work
+                log.exception("event subscriber failed on %s", kind or audit)
+
     def record(self, action: str, target: str | None = None, **data: object) -> None:
         """Append to the audit log if one is attached (never raises into the caller's work)."""
         if self.audit is None:
@@ -108,6 +138,14 @@ class Site:
             self.audit.append(action, actor=self.actor, target=target, **data)
         except OSError as exc:
             log.error("cannot write the audit log %s: %s", self.audit.path, exc)  # noqa: TRY400
+
+    def _to_store(self, event: StepEvent) -> None:
+        if event.kind is not None:
+            self.store.event(event.kind, **event.data)
+
+    def _to_audit(self, event: StepEvent) -> None:
+        if event.audit is not None:
+            self.record(event.audit, target=event.target, **event.data)
 
     async def drop(self, key: str) -> None:
         """Close and forget one device (after a failure, so the next use reconnects)."""

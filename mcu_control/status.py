@@ -13,6 +13,7 @@ from devices.interfaces import CallState, Participant
 from mcu_control.site import Site
 from mcu_control.state import DeviceState, PointPhase
 from profiles.camera import CameraConfig
+from profiles.naming import name_limit, participant_name
 from profiles.schema import PointConfig
 
 CONNECTING = frozenset(
@@ -155,7 +156,7 @@ def apply_calls(
                 reason = f"call state unknown: {unknown_reason or 'the MCU does not answer'}"
             site.store.update_point(point.id, phase=phase, reason=reason)
             continue
-        call = participants.get(point.id)
+        call = participants.get(participant_name(point.id, name_limit(site.profile.mcu.driver)))
         phase, reason = derive_phase(call, devs)
         changes: dict[str, Any] = {
             "phase": phase,

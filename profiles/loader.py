@@ -435,26 +435,23 @@ def _load_model(name: str, search: list[Path]) -> tuple[DeviceModel | None, str 
 
 
 def _participant_names(profile: Profile, mcu: McuModel, path: Path) -> list[ConfigProblem]:
-    """Participant names the MCU would refuse: each point's id and the recorder's id.
+    """The recorder's participant name (its id) over the MCU model's limit, before the wire.
 
-    The participants the MCU dials are named after them (mcu_control/builders/mcu.py); a name
-    over the model's limit must fail here, before anything is sent.
+    Points need no such check: their participant names follow profiles/naming.py, which
+    shortens a long id to a stem and a digest that fit (collisions are the schema's check).
     """
     limit = mcu.participant_name_max
     if limit is None:
         return []
     out: list[ConfigProblem] = []
     for pi, point in enumerate(profile.points):
-        named = [(f"points[{pi}].id", point.id)]
-        if point.recorder is not None:
-            named.append((f"points[{pi}].recorder.id", point.recorder.id))
-        for where, name in named:
-            if len(name) > limit:
-                msg = (
-                    f"{name!r} is {len(name)} characters; the MCU ({mcu.name}) accepts participant "
-                    f"names of at most {limit}: shorten it"
-                )
-                out.append(ConfigProblem(where, msg, file=str(path)))
+        rec = point.recorder
+        if rec is not None and len(rec.id) > limit:
+            msg = (
+                f"{rec.id!r} is {len(rec.id)} characters; the MCU ({mcu.name}) accepts participant "
+                f"names of at most {limit}: shorten it"
+            )
+            out.append(ConfigProblem(f"points[{pi}].recorder.id", msg, file=str(path)))
     return out
 
 

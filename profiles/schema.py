@@ -267,6 +267,15 @@ class Profile(Strict):
         dupes = sorted({i for i in rule_ids if rule_ids.count(i) > 1})
         if dupes:
             raise ValueError(f"session ids must be unique: {', '.join(dupes)}")
+        from profiles.naming import name_limit, name_problems
+
+        central_point = self.central
+        mcu = central_point.mcu
+        if mcu is not None:
+            reserved = [central_point.recorder.id] if central_point.recorder else []
+            problems = name_problems(ids, reserved, name_limit(mcu.driver))
+            if problems:
+                raise ValueError("; ".join(problems))
         return self
 
     @property

@@ -106,7 +106,7 @@ async def test_camera_commands_json(
 
         rc, out, _ = await mcu("--profile", profile, "camera", "stop", "tien-du", "cam9", "--json")
         assert rc == 3
-        assert "cam9" in out["error"]
+        assert "cam9" in out["message"]
     finally:
         for sim in (visca, onvif, silent):
             await sim.stop()

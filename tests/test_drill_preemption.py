@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mcu_control import runtime
+from mcu_control import bringup, orchestrator
 from mcu_control.audit import AuditLog
 from mcu_control.runtime import OrchestratorActions, SiteHolder
 from mcu_control.state import StateStore
@@ -26,8 +26,11 @@ class HangingDrill:
 
     cleaned: list[str] = []  # noqa: RUF012 — reset by the fixture
 
-    def __init__(self, site: Any, *, label: str, points: list[str] | None = None) -> None:
+    def __init__(self, site: Any, *, label: str, points: list[str] | None = None, **_: Any) -> None:
         self.label = label
+
+    def planned_checks(self) -> int:
+        return 1
 
     async def run(self) -> Any:
         try:
@@ -41,12 +44,12 @@ def actions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> OrchestratorActi
     HangingDrill.cleaned = []
     brought_up: list[str] = []
 
-    async def fake_bringup(site: Any, points: list[str] | None = None) -> Any:
+    async def fake_bringup(site: Any, points: list[str] | None = None, **_: Any) -> Any:
         brought_up.append("bringup")
         return SimpleNamespace(connected=9, points=[None] * 9, recording=True)
 
-    monkeypatch.setattr(runtime, "Drill", HangingDrill)
-    monkeypatch.setattr(runtime, "bringup", fake_bringup)
+    monkeypatch.setattr(orchestrator, "Drill", HangingDrill)
+    monkeypatch.setattr(bringup, "bringup", fake_bringup)
     loaded = load_profile(SHIPPED_SITES / "demo.yaml")
     store = StateStore()
     store.seed(loaded.profile)

@@ -96,7 +96,7 @@ def test_add_skip_move_remove_round_trip_is_persisted_and_audited(tmp_path: Path
 def test_usage_errors_exit_3_with_a_reason(tmp_path: Path) -> None:
     r = mcu(tmp_path, "schedule", "skip", "bi-thu-hang-quy", "2026-06-11", "--json")
     assert r.returncode == 3
-    assert "no session on 2026-06-11" in json.loads(r.stdout)["error"]
+    assert "no session on 2026-06-11" in json.loads(r.stdout)["message"]
     r = mcu(tmp_path, "schedule", "skip", "khong-co", "2026-06-10")
     assert r.returncode == 3
     assert "no session rule 'khong-co'" in r.stderr

@@ -23,6 +23,7 @@ from hil.rig import Rig
 from hil.scenario import DeviceBehaviour, load_scenario
 from mcu_control.audit import AuditLog
 from mcu_control.drill import Drill
+from mcu_control.drillstore import DrillStore
 from mcu_control.record_render import read_facts, render_html
 from mcu_control.runtime import OrchestratorActions, SiteHolder
 from mcu_control.session_record import prune, recording_files
@@ -214,7 +215,7 @@ async def test_daemon_session_with_a_stalled_recording_says_so_in_the_record(
     try:
         # a drill run by hand before the session is not one of the session's drills
         manual = await Drill(holder.site, label="tay", quick=True).run()
-        actions.drills.save(manual)
+        DrillStore(tmp_path / "drills.sqlite").save(manual)  # where the orchestrator keeps drills
         await actions.drill(occ, label="T-2h")
         await actions.bringup(occ)
         calls.start()  # the daemon's view of the calls: it sees the recorder's call still up

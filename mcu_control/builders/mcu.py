@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from devices.errors import ConfigError
 from devices.interfaces import CallProtocol, ConferenceSpec, Mcu, ParticipantSpec
+from profiles.naming import name_limit, participant_name
 
 if TYPE_CHECKING:
     from devices.secrets import Secret
@@ -95,8 +96,9 @@ def point_spec(
     for point in loaded.profile.points:
         if point.id == point_id:
             codec = point.codec
+            _, mcu = central(loaded)
             return ParticipantSpec(
-                name=point.id,
+                name=participant_name(point.id, name_limit(mcu.driver)),
                 address=address or codec.address,
                 protocol=CallProtocol(codec.driver),
                 bitrate_kbps=codec.bitrate_kbps,

@@ -45,10 +45,17 @@ def show(last: Annotated[int, typer.Option(help="How many records.")] = 20) -> N
 
     records = AuditLog(audit_path()).records()[-last:]
 
+    from mcu_control.commands.common import OPTIONS, print_json, site_time, site_tz
+
+    if OPTIONS.json:  # the records exactly as stored and hash-chained (UTC instants)
+        print_json(records, verbatim=True)
+        return
+
     def human() -> Any:
-        t = table("Audit log", "#", "At", "Actor", "Action", "Target")
+        t = table(f"Audit log ({site_tz()})", "#", "At", "Actor", "Action", "Target")
         for r in records:
-            t.add_row(str(r["seq"]), r["at"], r["actor"], r["action"], r.get("target") or "")
+            at = site_time(r["at"], "%Y-%m-%d %H:%M:%S")
+            t.add_row(str(r["seq"]), at, r["actor"], r["action"], r.get("target") or "")
         return t
 
     emit(records, human)

@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mcu_control.commands.common import OPTIONS, emit, group, load, print_json, run, table
+from mcu_control.commands.common import (
+    OPTIONS,
+    emit,
+    escape,
+    group,
+    load,
+    print_json,
+    run,
+    table,
+)
 from mcu_control.exitcodes import Exit
 
 if TYPE_CHECKING:
@@ -113,35 +122,55 @@ def goto(
     timeout: TimeoutOpt = 15.0,
 ) -> None:
     """Recall a preset and (by default) wait until the camera has arrived."""
+    from mcu_control.audit import AuditLog
+    from mcu_control.orchestrator import Orchestrator, resolve_preset
+    from mcu_control.paths import audit_path, state_dir
+    from mcu_control.site import Site
+    from mcu_control.validate import check_positive
+
     loaded = load()
     pt, cfg = _find(loaded, point, camera)
-    token = cfg.presets.get(preset, preset)
-    name = preset if preset in cfg.presets else _name_of(cfg, token)
+    check_positive("--timeout", timeout)
+    # the one rule, as over MQTT: a profile preset name (NFC) or a token the profile lists
+    _, _, name, token = resolve_preset(pt, cfg.id, preset)
 
-    async def go() -> tuple[PtzStatus, float]:
-        cam = _build(loaded, pt, cfg)
+    async def go() -> tuple[dict[str, Any], float]:
+        site = Site(loaded, audit=AuditLog(audit_path()), actor="cli")
         start = time.monotonic()
         try:
-            status = await cam.goto_preset(token, wait=not no_wait, timeout_s=timeout)
+            done = await Orchestrator(site, state_dir=state_dir()).goto_preset(
+                pt.id, cfg.id, token, wait=not no_wait, timeout_s=timeout
+            )
         finally:
-            await cam.close()
-        return status, time.monotonic() - start
+            await site.close()
+        return done, time.monotonic() - start
 
-    status, elapsed = run(go)
+    done, elapsed = run(go)
+    arrived = done["arrived"]
     data = {
         "camera": f"{pt.id}.{cfg.id}",
         "preset": {"name": name, "token": token},
-        "arrived": not no_wait,
-        "status": _status(status),
+        "arrived": arrived,
+        "reason": done["reason"],
+        "status": {
+            "position": {k: round(v, 4) for k, v in done["position"].items()}
+            if done["position"]
+            else None,
+            "moving": done["moving"],
+        },
         "elapsed_s": round(elapsed, 3),
     }
+    mark = {True: "[green]✓[/]", False: "[bold red]✗[/]", None: "[yellow]?[/]"}[arrived]
     emit(
         data,
         lambda: (
-            f"[green]✓[/] {pt.id}.{cfg.id} → {name or token} "
-            f"({'arrived' if not no_wait else 'sent'} in {elapsed:.1f} s)"
+            f"{mark} {pt.id}.{cfg.id} → {name or token}: {escape(done['reason'])} ({elapsed:.1f} s)"
         ),
     )
+    if arrived is False:
+        raise typer.Exit(Exit.CHECK_FAILED)
+    if arrived is None and not no_wait:
+        raise typer.Exit(Exit.WARNINGS)
 
 
 @app.command()
@@ -201,9 +230,16 @@ def move(
     import signal
 
     from devices.interfaces import PtzPosition
+    from mcu_control.validate import check_number, check_positive
 
     loaded = load()
     pt, cfg = _find(loaded, point, camera)
+    # the generic space (docs/cli.md): velocities −1…1; positions pan/tilt −1…1, zoom 0…1
+    kind = "position" if absolute else "velocity"
+    check_number(f"--pan {kind}", pan, low=-1.0, high=1.0)
+    check_number(f"--tilt {kind}", tilt, low=-1.0, high=1.0)
+    check_number(f"--zoom {kind}", zoom, low=0.0 if absolute else -1.0, high=1.0)
+    check_positive("--timeout", timeout)
 
     async def go() -> PtzStatus | None:
         loop = asyncio.get_running_loop()
@@ -375,26 +411,26 @@ def _find(  # noqa: RET503 — fail_config never returns
 ) -> tuple[PointConfig, CameraConfig]:
     from devices.errors import ConfigError
     from mcu_control.commands.common import fail_config
+    from mcu_control.validate import nfc
 
+    point, camera = nfc(point).strip(), nfc(camera).strip()
     for pt in loaded.profile.points:
         if pt.id == point:
             for cfg in pt.cameras:
                 if cfg.id == camera:
                     return pt, cfg
             known = ", ".join(c.id for c in pt.cameras)
-            fail_config(ConfigError(f"point {point!r} has no camera {camera!r} (cameras: {known})"))
+            fail_config(
+                ConfigError(f"point {point!r} has no camera {camera!r}", hint=f"cameras: {known}")
+            )
     known = ", ".join(p.id for p in loaded.profile.points)
-    fail_config(ConfigError(f"no point {point!r} in the profile (points: {known})"))
+    fail_config(ConfigError(f"unknown point {point!r}", hint=f"points are: {known}"))
 
 
 def _build(loaded: LoadedProfile, pt: PointConfig, cfg: CameraConfig) -> PtzCamera:
     from mcu_control.factory import build_camera
 
     return build_camera(loaded, pt, cfg)
-
-
-def _name_of(cfg: CameraConfig, token: str) -> str | None:
-    return next((n for n, t in cfg.presets.items() if t == token), None)
 
 
 def _pos(p: PtzPosition | None) -> dict[str, float] | None:

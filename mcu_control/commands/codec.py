@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mcu_control.commands.common import OPTIONS, emit, escape, group, load, run, table
+from mcu_control.commands.common import emit, escape, group, load, run, table
 from mcu_control.exitcodes import Exit
 
 if TYPE_CHECKING:
@@ -97,16 +97,10 @@ def _targets(loaded: LoadedProfile, point: str | None) -> list[tuple[PointConfig
             points = [loaded.profile.point(point)]
         except KeyError:
             known = ", ".join(p.id for p in loaded.profile.points)
-            message = f"no point {point!r} in the profile (points: {known})"
-            if OPTIONS.json:
-                from mcu_control.commands.common import print_json
+            from devices.errors import ConfigError
+            from mcu_control.commands.common import fail
 
-                print_json({"ok": False, "error": message})
-            else:
-                from mcu_control.commands.common import err_console
-
-                err_console().print(f"[bold red]error:[/] {escape(message)}")
-            raise typer.Exit(Exit.USAGE) from None
+            fail(ConfigError(f"unknown point {point!r}", hint=f"points are: {known}"))
     out: list[tuple[PointConfig, CodecConfig]] = []
     for p in points:
         out.append((p, p.codec))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -14,8 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
-
-from mcu_control.exitcodes import Exit
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,6 +34,7 @@ class Options:
     json: bool = False
     quiet: bool = False
     verbose: int = 0
+    timezone: str | None = None  # the site's, once a profile is loaded
 
 
 OPTIONS = Options()
@@ -74,6 +75,7 @@ def load(explicit: Path | None = None) -> LoadedProfile:
         from mcu_control.commands.sim import ensure_demo_secret
 
         ensure_demo_secret()
+    OPTIONS.timezone = loaded.profile.site.timezone
     return loaded
 
 
@@ -87,14 +89,60 @@ def is_shipped_demo(path: Path) -> bool:
         return False
 
 
+def site_tz() -> dt.tzinfo:
+    """The site's time zone: the loaded profile's, else the profile's if it loads, else +07."""
+    import zoneinfo
+
+    if OPTIONS.timezone is None:
+        from devices.errors import ConfigError
+        from profiles.loader import load_profile
+        from profiles.schema import DEFAULT_TIMEZONE
+
+        try:
+            OPTIONS.timezone = load_profile(profile_path()).profile.site.timezone
+        except ConfigError:
+            OPTIONS.timezone = DEFAULT_TIMEZONE
+    return zoneinfo.ZoneInfo(OPTIONS.timezone)
+
+
+_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def site_time(value: str, fmt: str | None = None) -> str:
+    """An ISO 8601 instant shown in site time: ISO with the site's offset, or `fmt`."""
+    if not isinstance(value, str) or not _INSTANT.match(value):
+        return value
+    when = dt.datetime.fromisoformat(value).astimezone(site_tz())
+    return when.strftime(fmt) if fmt else when.isoformat()
+
+
+def _in_site_time(data: Any) -> Any:
+    if isinstance(data, str):
+        return site_time(data)
+    if isinstance(data, dict):
+        return {k: _in_site_time(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_in_site_time(v) for v in data]
+    return data
+
+
 def fail_config(exc: Any) -> NoReturn:
     """Report a ConfigError (all its problems) and exit 3."""
+    fail(exc)
+
+
+def fail(exc: BaseException) -> NoReturn:
+    """The error boundary: print `exc` (human, or the one JSON shape) and exit with its code."""
+    from devices.errors import ConfigError
+    from mcu_control.exitcodes import Interrupted, classify, error_payload
+
+    code = classify(exc)
     if OPTIONS.json:
-        print_json(
-            {"ok": False, "error": exc.message, "problems": [p.to_dict() for p in exc.problems]}
-        )
-    else:
-        label = "profile error" if exc.problems else "error"  # problems are located in a file
+        print_json(error_payload(exc, code))
+    elif isinstance(exc, Interrupted):
+        err_console().print(f"[bold yellow]{escape(exc.summary)}[/]")
+    elif isinstance(exc, ConfigError):
+        label = "profile error" if exc.problems else "error"
         err_console().print(
             f"[bold red]{label}:[/] {escape(exc.message if not exc.problems else '')}"
         )
@@ -102,7 +150,9 @@ def fail_config(exc: Any) -> NoReturn:
             err_console().print(f"  {escape(str(p))}")
         if not exc.problems and exc.hint:
             err_console().print(f"  hint: {escape(exc.hint)}")
-    raise typer.Exit(Exit.USAGE)
+    else:
+        err_console().print(f"[bold red]error:[/] {escape(str(exc))}")
+    raise typer.Exit(code)
 
 
 def escape(text: str) -> str:
@@ -129,8 +179,14 @@ def err_console() -> Console:
     return Console(stderr=True, highlight=False, width=None if tty else 160, soft_wrap=not tty)
 
 
-def print_json(data: Any) -> None:
-    """The stable machine form: UTF-8 JSON on stdout, one document per command."""
+def print_json(data: Any, *, verbatim: bool = False) -> None:
+    """The stable machine form: UTF-8 JSON on stdout, one document per command.
+
+    Instants (ISO 8601 with an offset) are given with the site's offset (+07:00), the same
+    instant people see in the tables; `verbatim` keeps records exactly as stored (audit).
+    """
+    if not verbatim and OPTIONS.timezone is not None:
+        data = _in_site_time(data)
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
     sys.stdout.flush()
 
@@ -159,30 +215,59 @@ def table(title: str, *columns: str) -> Table:
 @contextmanager
 def device_errors() -> Iterator[None]:
     """Turn the project's errors into a clear message and the documented exit code."""
-    from devices.errors import ConfigError, McuControlError
+    from devices.errors import McuControlError
+    from mcu_control.exitcodes import Interrupted
 
     try:
         yield
-    except ConfigError as exc:
-        fail_config(exc)
-    except McuControlError as exc:
-        if OPTIONS.json:
-            print_json({"ok": False, **exc.to_dict()})
-        else:
-            err_console().print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(Exit.CHECK_FAILED) from None
+    except (McuControlError, Interrupted) as exc:
+        fail(exc)
 
 
-def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
-    """Run one async operation for a command, with device errors mapped to exit codes."""
+def run(
+    coro_factory: Callable[[], Awaitable[T]], *, summary: Callable[[], str | None] | None = None
+) -> T:
+    """Run one async operation for a command, with errors mapped to exit codes.
+
+    SIGINT and SIGTERM cancel the operation (so it stops starting device actions at once and
+    cleans up) and end the command with 130 / 143 and `summary()`'s one line.
+    """
     import asyncio
 
     with device_errors():
-        return asyncio.run(_as_coro(coro_factory))
+        return asyncio.run(_interruptible(coro_factory, summary))
 
 
-async def _as_coro(factory: Callable[[], Awaitable[T]]) -> T:
-    return await factory()
+async def _interruptible(
+    factory: Callable[[], Awaitable[T]], summary: Callable[[], str | None] | None
+) -> T:
+    import asyncio
+    import signal
+
+    from mcu_control.exitcodes import Interrupted
+
+    loop = asyncio.get_running_loop()
+    me = asyncio.current_task()
+    assert me is not None
+    got: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        if not got:
+            got.append(signum)
+            me.cancel()
+
+    handled = (signal.SIGINT, signal.SIGTERM)
+    for sig in handled:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        return await factory()
+    except asyncio.CancelledError:
+        if not got:
+            raise
+        raise Interrupted(got[0], summary() if summary else None) from None
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
 
 
 def setup_logging(verbose: int) -> None:

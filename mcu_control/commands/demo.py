@@ -19,6 +19,7 @@ from mcu_control.commands.common import (
 from mcu_control.commands.sim import ScenarioOpt, prepare_rig, rig_profile_path
 
 if TYPE_CHECKING:
+    from mcu_control.orchestrator import Orchestrator
     from mcu_control.results import BringupReport, DrillReport
     from mcu_control.session_record import SessionRecords
     from mcu_control.site import Site
@@ -36,14 +37,14 @@ def command(
     refresh: Annotated[float, typer.Option(help="Seconds between live status refreshes.")] = 2.0,
 ) -> None:
     """Start the simulated 9-point rig, run a drill and a bring-up, then show live status."""
+    import asyncio
     import contextlib
 
     from hil.rig import Rig
     from hil.scenario import load_scenario
     from mcu_control.audit import AuditLog
     from mcu_control.commands.ops import _bringup_table, _drill_table
-    from mcu_control.drill import Drill
-    from mcu_control.drillstore import DrillStore
+    from mcu_control.orchestrator import Orchestrator
     from mcu_control.paths import audit_path, state_dir
     from mcu_control.site import Site
 
@@ -60,42 +61,37 @@ def command(
         await rig.start()
         site = Site(loaded, audit=AuditLog(audit_path()), actor="demo")
         records = _session_records(site)
+        orch.append(Orchestrator(site, state_dir=state_dir()))
         try:
             drill: DrillReport | None = None
             if not skip_drill:
                 say("[bold]drill[/] (kiểm thử kết nối) …")
-                drill = await Drill(site, label="demo").run()
-                DrillStore(state_dir() / "drills.sqlite").save(drill)
+                drill = await orch[0].drill(label="demo")
                 if not OPTIONS.json and not OPTIONS.quiet:
                     console().print(_drill_table(drill))
             say("[bold]bring-up[/] …")
-            from mcu_control.bringup import bringup
-
             await _open_demo_session(records)
-            report = await bringup(site)
+            report = await orch[0].bringup()
             await records.brought_up(report)
             if once:
-                await _close_demo_session(site, records, say)
+                await _close_demo_session(orch[0], records, say)
                 return drill, report
             if not OPTIONS.json and not OPTIONS.quiet:
                 console().print(_bringup_table(report))
-            await _live(site, refresh)
+            with contextlib.suppress(asyncio.CancelledError):  # Ctrl-C ends the live view: exit 0
+                await _live(site, refresh)
             return drill, report
         finally:
             with contextlib.suppress(Exception):
-                from mcu_control.bringup import teardown
-
                 if not once:
-                    await teardown(site)
+                    await orch[0].teardown()
                     await records.closed()
             await records.stop()
             await site.close()
             await rig.stop()
 
-    try:
-        _drill, report = run(go)
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    orch: list[Orchestrator] = []
+    _drill, report = run(go, summary=lambda: orch[0].interrupted if orch else None)
     if OPTIONS.json:
         print_json(report.to_dict())
     elif once:
@@ -118,13 +114,11 @@ async def _open_demo_session(records: SessionRecords) -> None:
     await records.opening(f"demo@{now.isoformat()}", "Phiên trình diễn (thiết bị mô phỏng)", now)
 
 
-async def _close_demo_session(site: Site, records: SessionRecords, say: Any) -> None:
+async def _close_demo_session(orch: Orchestrator, records: SessionRecords, say: Any) -> None:
     """--once: wait until the recording file grows, tear down, write the session record."""
-    from mcu_control.bringup import teardown
-
     await records.wait_recording(timeout_s=15.0)
     say("[bold]teardown[/] …")
-    await teardown(site)
+    await orch.teardown()
     html = await records.closed()
     if html is not None and records.last is not None:
         pdf = records.last[1]

@@ -132,6 +132,7 @@ def dial(
     """Dial a bridge point's codec (added if absent, redialled if disconnected)."""
     from mcu_control.builders.mcu import point_spec
 
+    _check_wait(wait)
     loaded = load()
     name = _conference(loaded, conference)
     with device_errors():  # an unknown point is the user's mistake: exit 3, not 4
@@ -165,6 +166,7 @@ def hangup(
     """Disconnect a point's call (kept configured for redial unless --remove)."""
     loaded = load()
     name = _conference(loaded, conference)
+    point = _participant_name(loaded, point)
 
     async def op(mcu: Mcu) -> dict[str, Any]:
         if remove:
@@ -208,6 +210,7 @@ def record(
     """Dial the profile's recorder into the conference (idempotent) and report the link."""
     from mcu_control.builders.mcu import recorder_spec
 
+    _check_wait(wait)
     loaded = load()
     name = _conference(loaded, conference)
     spec = recorder_spec(loaded)
@@ -235,6 +238,7 @@ def record(
 def _set_mute(point: str, conference: str | None, *, muted: bool) -> None:
     loaded = load()
     name = _conference(loaded, conference)
+    point = _participant_name(loaded, point)
 
     async def op(mcu: Mcu) -> dict[str, Any]:
         await mcu.set_audio_mute(name, point, muted)
@@ -273,6 +277,27 @@ async def _ensure_conference(mcu: Mcu, loaded: LoadedProfile, name: str, *, crea
         )
     spec = conference_spec(loaded)
     await mcu.create_conference(spec if spec.name == name else ConferenceSpec(name=name))
+
+
+def _check_wait(wait: float) -> None:
+    from mcu_control.validate import check_number
+
+    check_number("--wait", wait, low=0, high=300, unit=" s")
+
+
+def _participant_name(loaded: LoadedProfile, point: str) -> str:
+    """The MCU participant of a point id (or the recorder's id); unknown ids are exit 3."""
+    from devices.errors import ConfigError
+    from mcu_control.builders.mcu import central
+    from profiles.naming import name_limit, participant_name
+
+    central_point, cfg = central(loaded)
+    if central_point.recorder is not None and point == central_point.recorder.id:
+        return point
+    if point not in {p.id for p in loaded.profile.points}:
+        known = ", ".join(p.id for p in loaded.profile.points)
+        raise ConfigError(f"unknown point {point!r}", hint=f"points are: {known}")
+    return participant_name(point, name_limit(cfg.driver))
 
 
 async def _find(mcu: Mcu, conference: str, name: str) -> Participant:

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from mcu_control.commands.common import OPTIONS, emit, escape, group, load, run, table
+from mcu_control.commands.common import emit, escape, group, load, run, table
 from mcu_control.exitcodes import Exit
 
 if TYPE_CHECKING:
     from devices.errors import McuControlError
     from devices.interfaces import AudioMixer
+    from mcu_control.orchestrator import Orchestrator
+    from mcu_control.site import Site
     from profiles.loader import LoadedProfile
     from profiles.mixer import MixerConfig
     from profiles.schema import PointConfig
@@ -77,18 +79,17 @@ def level(
         float | None, typer.Argument(help="New level in dB; omit to read the level.")
     ] = None,
 ) -> None:
-    """Read a channel's level, or set it (then read it back)."""
+    """Read a channel's level, or set it within the model's range (then read it back)."""
     loaded = load()
     pt, cfg = _mixer_of(loaded, point)
-    _check_channel(cfg, channel)
+    channel = _check_channel(cfg, channel)
 
     async def go() -> dict[str, Any]:
-        mixer = _build(loaded, pt, cfg)
+        site = _site(loaded)
         try:
-            await mixer.connect()
             if db is not None:
-                await mixer.set_level(channel, db)
-                _audit("mixer.level", mixer.name, channel=channel, level_db=db)
+                await _orchestrator(site).set_level(pt.id, channel, db)
+            mixer = await site.mixer(pt)
             rng = await mixer.level_range(channel)
             return {
                 "point": pt.id,
@@ -100,7 +101,7 @@ def level(
                 "max_db": rng.max_db,
             }
         finally:
-            await mixer.close()
+            await site.close()
 
     out = run(go)
     emit(
@@ -144,17 +145,15 @@ def meters(point: PointArg) -> None:
 def _set_mute(point: str, channel: str, muted: bool) -> None:
     loaded = load()
     pt, cfg = _mixer_of(loaded, point)
-    _check_channel(cfg, channel)
+    channel = _check_channel(cfg, channel)
 
     async def go() -> bool:
-        mixer = _build(loaded, pt, cfg)
+        site = _site(loaded)
         try:
-            await mixer.connect()
-            await mixer.set_mute(channel, muted)
-            _audit("mixer.mute", mixer.name, channel=channel, muted=muted)
-            return await mixer.get_mute(channel)
+            done = await _orchestrator(site).set_mute(pt.id, channel, muted)
+            return bool(done["muted"])
         finally:
-            await mixer.close()
+            await site.close()
 
     now = run(go)
     emit(
@@ -258,33 +257,45 @@ def _all_mixers(loaded: LoadedProfile) -> list[tuple[PointConfig, MixerConfig]]:
 
 
 def _mixer_of(loaded: LoadedProfile, point: str) -> tuple[PointConfig, MixerConfig]:
+    from mcu_control.validate import nfc
+
     try:
-        pt = loaded.profile.point(point)
+        pt = loaded.profile.point(nfc(point).strip())
     except KeyError:
         known = ", ".join(p.id for p in loaded.profile.points)
-        _usage(f"no point {point!r} in the profile (points: {known})")
+        _usage(f"unknown point {point!r}", hint=f"points are: {known}")
     if pt.mixer is None:
-        _usage(f"point {point!r} has no mixer")
+        with_mixer = ", ".join(p.id for p in loaded.profile.points if p.mixer is not None)
+        _usage(f"point {point!r} has no mixer", hint=f"points with a mixer: {with_mixer}")
     return pt, pt.mixer
 
 
-def _check_channel(cfg: MixerConfig, channel: str) -> None:
-    if channel not in cfg.channels:
-        _usage(f"no channel {channel!r} on this mixer (channels: {', '.join(cfg.channels)})")
+def _check_channel(cfg: MixerConfig, channel: str) -> str:
+    from mcu_control.validate import nfc
+
+    name = nfc(channel).strip()
+    if name not in cfg.channels:
+        _usage(f"no channel {channel!r} on this mixer", hint=f"channels: {', '.join(cfg.channels)}")
+    return name
 
 
-def _usage(message: str) -> NoReturn:
-    from mcu_control.commands.common import err_console, print_json
+def _usage(message: str, hint: str | None = None) -> NoReturn:
+    from devices.errors import ConfigError
+    from mcu_control.commands.common import fail
 
-    if OPTIONS.json:
-        print_json({"ok": False, "error": message})
-    else:
-        err_console().print(f"[bold red]error:[/] {escape(message)}")
-    raise typer.Exit(Exit.USAGE)
+    fail(ConfigError(message, hint=hint))
 
 
-def _audit(action: str, target: str, **data: Any) -> None:
+def _site(loaded: LoadedProfile) -> Site:
     from mcu_control.audit import AuditLog
     from mcu_control.paths import audit_path
+    from mcu_control.site import Site
 
-    AuditLog(audit_path()).append(action, target=target, **data)
+    return Site(loaded, audit=AuditLog(audit_path()), actor="cli")
+
+
+def _orchestrator(site: Site) -> Orchestrator:
+    from mcu_control.orchestrator import Orchestrator
+    from mcu_control.paths import state_dir
+
+    return Orchestrator(site, state_dir=state_dir())

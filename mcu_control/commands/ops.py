@@ -24,6 +24,7 @@ from mcu_control.commands.common import (
 
 if TYPE_CHECKING:
     from mcu_control.bringup import BringupEvent
+    from mcu_control.orchestrator import Orchestrator
     from mcu_control.results import BringupReport, DrillReport
     from mcu_control.site import Site
 
@@ -42,6 +43,17 @@ SessionOpt = Annotated[
 VERDICT_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
 
 
+WaitOpt = Annotated[
+    float,
+    typer.Option(
+        "--wait",
+        min=0,
+        max=3600,
+        help="Seconds to queue behind a session operation already running (default: refuse).",
+    ),
+]
+
+
 def drill(
     point: PointOpt = None,
     session: SessionOpt = None,
@@ -51,65 +63,67 @@ def drill(
     label: Annotated[
         str, typer.Option(help="Label kept with the result (e.g. T-1d, T-2h).")
     ] = "manual",
+    wait: WaitOpt = 0.0,
 ) -> None:
     """Pre-session drill of every point (exit 0 pass, 1 warnings, 2 a check failed)."""
-    from mcu_control.drill import Drill
-    from mcu_control.drillstore import DrillStore
-    from mcu_control.paths import state_dir
+    from mcu_control.orchestrator import resolve_point_ids
 
     loaded = load()
     point = _session_points(loaded, session, point)
+    resolve_point_ids(loaded.profile, point)
+    _secrets_readable(loaded)
+    orch: list[Orchestrator] = []
 
     async def go() -> DrillReport:
         site = _site(loaded)
         try:
-            d = Drill(site, points=_points(site, point), quick=quick, label=label)
-            with _Progress(d.planned_checks()) as advance:
-                d.progress = advance
-                return await d.run()
+            o = _orchestrator(site, wait)
+            orch.append(o)
+            planned = o.planned_drill_checks(points=point, quick=quick)
+            with _Progress(planned) as advance:
+                return await o.drill(points=point, quick=quick, label=label, progress=advance)
         finally:
             await site.close()
 
-    report = run(go)
-    DrillStore(state_dir() / "drills.sqlite").save(report)
+    report = run(go, summary=lambda: orch[0].interrupted if orch else None)
     emit(report.to_dict(), lambda: _drill_table(report))
     raise typer.Exit(report.exit_code)
 
 
-def bringup(point: PointOpt = None, session: SessionOpt = None) -> None:
+def bringup(point: PointOpt = None, session: SessionOpt = None, wait: WaitOpt = 0.0) -> None:
     """Connect every point, move cameras, unmute microphones, start the recording (exit 0/1/2)."""
-    from mcu_control.bringup import bringup as do_bringup
-
     loaded = load()
     point = _session_points(loaded, session, point)
+    orch: list[Orchestrator] = []
 
     async def go() -> BringupReport:
         site = _site(loaded)
         try:
+            orch.append(_orchestrator(site, wait))
             with _BringupProgress() as on_event:
-                return await do_bringup(site, points=_points(site, point), on_event=on_event)
+                return await orch[0].bringup(points=point, on_event=on_event)
         finally:
             await site.close()
 
-    report = run(go)
+    report = run(go, summary=lambda: orch[0].interrupted if orch else None)
     emit(report.to_dict(), lambda: _bringup_table(report))
     raise typer.Exit(report.exit_code)
 
 
-def teardown(point: PointOpt = None) -> None:
+def teardown(point: PointOpt = None, wait: WaitOpt = 0.0) -> None:
     """Stop the recording, hang up and remove participants, mute the session microphones."""
-    from mcu_control.bringup import teardown as do_teardown
-
     loaded = load()
+    orch: list[Orchestrator] = []
 
     async def go() -> dict[str, Any]:
         site = _site(loaded)
         try:
-            return await do_teardown(site, points=_points(site, point))
+            orch.append(_orchestrator(site, wait))
+            return await orch[0].teardown(points=point)
         finally:
             await site.close()
 
-    result = run(go)
+    result = run(go, summary=lambda: orch[0].interrupted if orch else None)
 
     def human() -> Any:
         t = table(f"Teardown of {result['conference']}", "Item", "Result")
@@ -127,22 +141,34 @@ def status(
     timeout: Annotated[float, typer.Option(help="Seconds each device may take to answer.")] = 5.0,
 ) -> None:
     """Every point's state now: call, devices, recording (asks each device once)."""
-    from mcu_control.status import poll
+    from mcu_control.paths import state_dir
+    from mcu_control.statusd import ask_daemon
+    from mcu_control.validate import check_positive
 
-    loaded = load()
+    check_positive("--timeout", timeout)
+    # a daemon on this state dir knows the live session: ask it first, before even the profile
+    snap = ask_daemon(state_dir())
+    if snap is not None:
+        OPTIONS.timezone = snap.get("site", {}).get("timezone") or OPTIONS.timezone
+    else:
+        from mcu_control.status import poll
 
-    async def go() -> dict[str, Any]:
-        site = _site(loaded)
-        try:
-            return await poll(site, timeout_s=timeout)
-        finally:
-            await site.close()
+        loaded = load()
 
-    snap = run(go)
+        async def go() -> dict[str, Any]:
+            site = _site(loaded)
+            try:
+                return await poll(site, timeout_s=timeout)
+            finally:
+                await site.close()
+
+        site = loaded.profile.site
+        snap = {"source": "devices", "site": {"id": site.id, "name": site.name}, **run(go)}
+        _derive_session(loaded, snap)
 
     def human() -> Any:
         t = table(
-            f"{loaded.profile.site.name} — status",
+            f"{snap['site']['name']} — status",
             "Point",
             "Phase",
             "Call",
@@ -169,11 +195,34 @@ def status(
         return t
 
     emit(snap, human)
-    bad = any(d["health"] == "down" for d in snap["devices"])
-    raise typer.Exit(2 if bad else 0)
+    from mcu_control.statusd import exit_code
+
+    raise typer.Exit(exit_code(snap))
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _secrets_readable(loaded: Any) -> None:
+    """A secret that cannot be read is a setup mistake (exit 3), not a failed device (exit 2)."""
+    from devices.errors import ConfigError
+    from profiles.loader import check_secrets
+
+    found = check_secrets(loaded)
+    if found.problems:
+        raise ConfigError(
+            f"{len(found.problems)} secret(s) cannot be read",
+            problems=found.problems,
+            hint="see `mcu-control profile check --secrets`",
+        )
+
+
+def _derive_session(loaded: Any, snap: dict[str, Any]) -> None:
+    """Without a daemon: the session phase from the MCU's calls, the last drill from the store."""
+    from mcu_control.paths import state_dir
+    from mcu_control.statusd import derive_session
+
+    derive_session(snap, loaded.profile.central.id, state_dir() / "drills.sqlite")
 
 
 def _site(loaded: Any) -> Site:
@@ -205,15 +254,11 @@ def _session_points(loaded: Any, session: str | None, points: list[str] | None) 
         return list(session_roster(loaded.profile, session, changes).points)
 
 
-def _points(site: Site, ids: list[str] | None) -> list[str] | None:
-    from devices.errors import ConfigError
+def _orchestrator(site: Site, wait_s: float) -> Orchestrator:
+    from mcu_control.orchestrator import Orchestrator
+    from mcu_control.paths import state_dir
 
-    try:
-        site.points(ids)
-    except KeyError as exc:
-        known = ", ".join(p.id for p in site.profile.points)
-        raise ConfigError(f"unknown point {exc.args[0]}", hint=f"points are: {known}") from None
-    return ids or None
+    return Orchestrator(site, state_dir=state_dir(), lock_wait_s=wait_s)
 
 
 #: without a terminal (cron, a pipe) progress is a plain line on stderr this often

@@ -30,31 +30,54 @@ def drill_report(
     list_all: Annotated[bool, typer.Option("--list", help="List recent drills.")] = False,
 ) -> None:
     """Show a stored drill (exit 3 if there is none)."""
+    from devices.errors import ConfigError
+    from mcu_control.commands.common import fail, site_time, site_tz
     from mcu_control.commands.ops import _drill_table
     from mcu_control.drillstore import DrillStore
     from mcu_control.paths import state_dir
     from mcu_control.report import render_html
 
+    tz = site_tz()  # times shown in site time, JSON with the site's offset
     store = DrillStore(state_dir() / "drills.sqlite")
     if list_all:
         rows = store.list()
 
         def human() -> Any:
-            t = table("Recent drills", "Id", "Label", "Started", "Verdict")
+            t = table(f"Recent drills ({tz})", "Id", "Label", "Started", "Verdict")
             for r in rows:
-                t.add_row(r["id"], r["label"], r["started_at"], r["verdict"])
+                started = site_time(r["started_at"], "%Y-%m-%d %H:%M:%S")
+                t.add_row(r["id"], r["label"], started, r["verdict"])
             return t
 
         emit(rows, human)
         return
+    if html is not None and not html.parent.is_dir():  # before reading anything
+        fail(
+            ConfigError(
+                f"--html {html}: the folder {html.parent} does not exist",
+                hint="create the folder first, or write the report elsewhere",
+            )
+        )
     report = store.last() if (last or drill_id is None) else store.get(drill_id)
     if report is None:
-        err_console().print(
-            f"no drill {'stored yet' if drill_id is None else drill_id!r} in {store.path}"
+        fail(
+            ConfigError(
+                f"no drill {'stored yet' if drill_id is None else drill_id!r} in {store.path}",
+                hint="run `mcu-control drill` first, or see `report drill --list`",
+            )
         )
-        raise typer.Exit(3)
     if html is not None:
-        html.write_text(render_html(report, site_name=_site_name(report.site)), encoding="utf-8")
+        try:
+            html.write_text(
+                render_html(report, site_name=_site_name(report.site), tz=tz), encoding="utf-8"
+            )
+        except OSError as exc:
+            fail(
+                ConfigError(
+                    f"--html {html}: cannot write the report ({exc.strerror})",
+                    hint="pick a writable path",
+                )
+            )
         err_console().print(f"wrote {html}")
     emit(report.to_dict(), lambda: _drill_table(report))
 

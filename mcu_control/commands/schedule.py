@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from mcu_control.commands.common import OPTIONS, emit, err_console, escape, group, load, table
+from mcu_control.commands.common import emit, err_console, escape, group, load, table
 from mcu_control.exitcodes import Exit
 
 if TYPE_CHECKING:
@@ -283,7 +283,20 @@ def database_url(explicit: str | None) -> str:
     from mcu_control.paths import state_dir
 
     url = explicit or os.environ.get("MCU_CONTROL_DATABASE_URL")
+    if url and not url.startswith(SUPPORTED_DATABASES):
+        from devices.errors import ConfigError
+        from devices.secrets import redact
+
+        scheme = url.split(":", 1)[0] if ":" in url else redact(url)
+        raise ConfigError(
+            f"unsupported database URL scheme {scheme!r} (--database or MCU_CONTROL_DATABASE_URL)",
+            hint="use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB",
+        )
     return url or f"sqlite:///{state_dir() / 'scheduler.sqlite'}"
+
+
+#: the job stores the scheduler supports (docs/scheduling.md)
+SUPPORTED_DATABASES = ("sqlite:///", "postgresql+psycopg://")
 
 
 def database_schema(explicit: str | None) -> str | None:
@@ -396,11 +409,21 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+#: the Vietnamese lunar holiday tables (`holidays`) cover 1901–2100: outside, Tết is unknown
+CALENDAR_FIRST, CALENDAR_LAST = dt.date(1901, 1, 1), dt.date(2100, 12, 31)
+
+
 def _date(text: str, what: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         _usage(f"{what}: {text!r} is not a date; write YYYY-MM-DD")
+    if not CALENDAR_FIRST <= day <= CALENDAR_LAST:
+        _usage(
+            f"{what}: {day} is outside the calendar ({CALENDAR_FIRST} … {CALENDAR_LAST}); "
+            "pick a date in that range"
+        )
+    return day
 
 
 def _time(text: str) -> dt.time:
@@ -474,10 +497,7 @@ def _short(iso: str) -> str:
 
 
 def _usage(message: str) -> NoReturn:
-    if OPTIONS.json:
-        from mcu_control.commands.common import print_json
+    from devices.errors import ConfigError
+    from mcu_control.commands.common import fail
 
-        print_json({"ok": False, "error": message})
-    else:
-        err_console().print(f"[bold red]error:[/] {escape(message)}")
-    raise typer.Exit(Exit.USAGE)
+    fail(ConfigError(message))

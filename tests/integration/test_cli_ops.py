@@ -134,4 +134,4 @@ async def test_unknown_point_is_a_usage_error(tmp_path: Path) -> None:
     path = _profile(tmp_path)
     code, _, err = await _cli("drill", "--point", "ha-noi", "--profile", str(path), state=tmp_path)
     assert code == 3
-    assert "unknown point ha-noi" in err and "Traceback" not in err
+    assert "unknown point 'ha-noi'" in err and "Traceback" not in err
