@@ -75,7 +75,7 @@ def root(
         int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")
     ] = 0,
     state_dir: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--state-dir", help="State directory [env MCU_CONTROL_STATE_DIR].", show_default=False
         ),
@@ -144,6 +144,8 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: usage errors exit 3, unexpected failures exit 4."""
     from typer.exceptions import TyperException
 
+    from devices.errors import ConfigError
+
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     try:
         code = app(args=args, standalone_mode=False, prog_name="mcu-control")
@@ -160,6 +162,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(Exit.USAGE)
     except KeyboardInterrupt:
         sys.exit(130)
+    except ConfigError as exc:  # e.g. an unusable state directory, found before any device
+        from mcu_control.commands.common import fail_config
+
+        try:
+            fail_config(exc)
+        except typer.Exit as done:
+            sys.exit(done.exit_code)
     except Exception as exc:  # the last line of defence: no traceback for technicians
         if OPTIONS.verbose >= 2:
             raise

@@ -10,12 +10,13 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from devices.errors import McuControlError
 from mcu_control.audit import AuditLog
 from mcu_control.bringup import bringup, teardown
 from mcu_control.drill import Drill
-from mcu_control.drillstore import DrillStore
+from mcu_control.drillstore import save_or_warn
 from mcu_control.results import DrillReport
-from mcu_control.site import Site
+from mcu_control.site import Site, audit_gap
 from mcu_control.state import SessionPhase, SessionState, StateStore
 from mcu_control.supervisor import CallSupervisor, DeviceSupervisor, supervisors
 from scheduler.actions import JobInterrupted
@@ -52,7 +53,7 @@ class OrchestratorActions:
 
     def __init__(self, holder: SiteHolder, state_dir: Path) -> None:
         self.holder = holder
-        self.drills = DrillStore(state_dir / "drills.sqlite")
+        self.state_dir = state_dir
         self._drill: asyncio.Task[DrillReport] | None = None  # the drill running now
         self._stop_reason = ""  # why this object cancelled it (empty: it did not)
 
@@ -71,7 +72,7 @@ class OrchestratorActions:
                 raise
             finally:
                 self._drill = None
-            self.drills.save(report)
+            save_or_warn(report, self.state_dir)
             log.info("drill %s for %s: %s", label, occurrence.key, report.verdict.value.upper())
 
     async def bringup(self, occurrence: Occurrence) -> None:
@@ -100,9 +101,12 @@ class OrchestratorActions:
 
     def _record(self, kind: str, occ: Occurrence, label: str) -> None:
         """The scheduler's own record of what it started (the orchestrator audits the details)."""
-        self.holder.audit.append(
-            f"session.{kind}", actor="scheduler", target=occ.key, label=label, title=occ.title
-        )
+        try:
+            self.holder.audit.append(
+                f"session.{kind}", actor="scheduler", target=occ.key, label=label, title=occ.title
+            )
+        except (OSError, McuControlError) as exc:  # the session goes on; the gap is alerted
+            audit_gap(self.holder.store, self.holder.audit.path, f"session.{kind}", occ.key, exc)
 
     def _announce(self, occ: Occurrence) -> None:
         """The session the next jobs belong to, for panels' countdown."""

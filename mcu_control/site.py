@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from devices.errors import McuControlError
 from devices.interfaces import AudioMixer, Codec, ConnectionState, Device, Mcu, PtzCamera
 from mcu_control import factory
 from mcu_control.audit import AuditLog
@@ -106,8 +107,8 @@ class Site:
             return
         try:
             self.audit.append(action, actor=self.actor, target=target, **data)
-        except OSError as exc:
-            log.error("cannot write the audit log %s: %s", self.audit.path, exc)  # noqa: TRY400
+        except (OSError, McuControlError) as exc:
+            audit_gap(self.store, self.audit.path, action, target, exc)
 
     async def drop(self, key: str) -> None:
         """Close and forget one device (after a failure, so the next use reconnects)."""
@@ -135,6 +136,35 @@ class Site:
                     await _close_quietly(dev)
                     raise
             return dev  # type: ignore[return-value]
+
+
+_last_gap_event: dict[str, float] = {}
+GAP_EVENT_EVERY_S = 60.0
+
+
+def audit_gap(
+    store: StateStore, path: object, action: str, target: str | None, exc: BaseException
+) -> None:
+    """An action went on without its audit record: a journal line, and an alert event.
+
+    A scheduled job on session day goes on when the log cannot be written (the session
+    matters more); the gap must be visible. One `audit-gap` event a minute at most per file,
+    but every missing record has its journal line.
+    """
+    import time
+
+    log.error(
+        "AUDIT GAP: %s on %s was done but not recorded in %s: %s",
+        action,
+        target or "-",
+        path,
+        exc,
+    )
+    now = time.monotonic()
+    key = str(path)
+    if now - _last_gap_event.get(key, -GAP_EVENT_EVERY_S) >= GAP_EVENT_EVERY_S:
+        _last_gap_event[key] = now
+        store.event("audit-gap", file=key, action=action, target=target, error=str(exc))
 
 
 async def _close_quietly(dev: Device) -> None:

@@ -153,6 +153,19 @@ def device_errors() -> Iterator[None]:
         raise typer.Exit(Exit.CHECK_FAILED) from None
 
 
+def require_audit() -> None:
+    """Exit 3 naming the file, before anything is done, if the audit log cannot be written.
+
+    Every command that changes a device or the schedule calls this first: an action that
+    could not be audited is refused rather than done unrecorded (docs/operations.md).
+    """
+    from mcu_control.audit import AuditLog
+    from mcu_control.paths import audit_path
+
+    with device_errors():
+        AuditLog(audit_path()).ensure_writable()
+
+
 def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
     """Run one async operation for a command, with device errors mapped to exit codes."""
     import asyncio

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from mcu_control.commands.common import OPTIONS, emit, escape, group, load, run, table
+from mcu_control.commands.common import (
+    OPTIONS,
+    emit,
+    escape,
+    group,
+    load,
+    require_audit,
+    run,
+    table,
+)
 from mcu_control.exitcodes import Exit
 
 if TYPE_CHECKING:
@@ -81,6 +90,8 @@ def level(
     loaded = load()
     pt, cfg = _mixer_of(loaded, point)
     _check_channel(cfg, channel)
+    if db is not None:
+        require_audit()
 
     async def go() -> dict[str, Any]:
         mixer = _build(loaded, pt, cfg)
@@ -145,6 +156,7 @@ def _set_mute(point: str, channel: str, muted: bool) -> None:
     loaded = load()
     pt, cfg = _mixer_of(loaded, point)
     _check_channel(cfg, channel)
+    require_audit()
 
     async def go() -> bool:
         mixer = _build(loaded, pt, cfg)

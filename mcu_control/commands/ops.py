@@ -13,6 +13,7 @@ from mcu_control.commands.common import (
     err_console,
     escape,
     load,
+    require_audit,
     run,
     table,
 )
@@ -39,10 +40,10 @@ def drill(
 ) -> None:
     """Pre-session drill of every point (exit 0 pass, 1 warnings, 2 a check failed)."""
     from mcu_control.drill import Drill
-    from mcu_control.drillstore import DrillStore
-    from mcu_control.paths import state_dir
+    from mcu_control.drillstore import save_or_warn
 
     loaded = load()
+    require_audit()
 
     async def go() -> DrillReport:
         site = _site(loaded)
@@ -55,7 +56,7 @@ def drill(
             await site.close()
 
     report = run(go)
-    DrillStore(state_dir() / "drills.sqlite").save(report)
+    save_or_warn(report)  # a result that cannot be stored still gives its verdict and exit code
     emit(report.to_dict(), lambda: _drill_table(report))
     raise typer.Exit(report.exit_code)
 
@@ -65,6 +66,7 @@ def bringup(point: PointOpt = None) -> None:
     from mcu_control.bringup import bringup as do_bringup
 
     loaded = load()
+    require_audit()
 
     async def go() -> BringupReport:
         site = _site(loaded)
@@ -83,6 +85,7 @@ def teardown(point: PointOpt = None) -> None:
     from mcu_control.bringup import teardown as do_teardown
 
     loaded = load()
+    require_audit()
 
     async def go() -> dict[str, Any]:
         site = _site(loaded)

@@ -24,14 +24,31 @@ def drill_report(
     list_all: Annotated[bool, typer.Option("--list", help="List recent drills.")] = False,
 ) -> None:
     """Show a stored drill (exit 3 if there is none)."""
+    import sqlite3
+
     from mcu_control.commands.ops import _drill_table
     from mcu_control.drillstore import DrillStore
     from mcu_control.paths import state_dir
     from mcu_control.report import render_html
 
-    store = DrillStore(state_dir() / "drills.sqlite")
+    path = state_dir() / "drills.sqlite"
+    try:
+        store = DrillStore(path)
+        rows = store.list() if list_all else []
+        report = (
+            None
+            if list_all
+            else (store.last() if (last or drill_id is None) else store.get(drill_id))
+        )
+    except (sqlite3.Error, OSError, ValueError) as exc:
+        err_console().print(
+            f"[bold red]error:[/] cannot read the drill store {path}: {exc} — check the file's "
+            "permissions and the disk, or move the file aside (a new one is then started)"
+        )
+        raise typer.Exit(3) from None
+    if store.warning:
+        err_console().print(f"[yellow]warning:[/] {store.warning}")
     if list_all:
-        rows = store.list()
 
         def human() -> Any:
             t = table("Recent drills", "Id", "Label", "Started", "Verdict")
@@ -40,8 +57,7 @@ def drill_report(
             return t
 
         emit(rows, human)
-        return
-    report = store.last() if (last or drill_id is None) else store.get(drill_id)
+        raise typer.Exit(1 if store.warning else 0)
     if report is None:
         err_console().print(
             f"no drill {'stored yet' if drill_id is None else drill_id!r} in {store.path}"

@@ -264,20 +264,26 @@ def database_schema(explicit: str | None) -> str | None:
 
 
 def _db(database: str | None, schema: str | None) -> ScheduleDb:
-    from scheduler.db import ScheduleDb
+    import sqlite3
 
-    db = ScheduleDb(database_url(database), schema=database_schema(schema))
     from sqlalchemy.exc import SQLAlchemyError
 
+    from mcu_control.commands.common import device_errors
+    from scheduler.db import ScheduleDb
+
+    with device_errors():  # an unusable state directory: exit 3 with what to fix
+        url = database_url(database)
+    db = ScheduleDb(url, schema=database_schema(schema))
     try:
         db.create()
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, OSError, sqlite3.Error) as exc:
         from devices.secrets import redact
 
         err_console().print(
             f"[bold red]error:[/] cannot open the scheduler database: {escape(redact(str(exc)))}"
+            " — check that it is reachable and writable (--database, MCU_CONTROL_DATABASE_URL)"
         )
-        raise typer.Exit(Exit.CHECK_FAILED) from None
+        raise typer.Exit(Exit.USAGE) from None
     return db
 
 
