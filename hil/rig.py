@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from devices.errors import ConfigError
 from hil.scenario import Scenario, load_scenario
 from profiles.camera import CameraConfig, CameraModel
 from profiles.loader import LoadedProfile
@@ -22,6 +23,12 @@ from profiles.schema import PointConfig
 
 log = logging.getLogger("mcu_control.rig")
 _URL_PORT = re.compile(r"^socket://[^:]+:(\d+)$")
+
+
+class PortInUseError(ConfigError):
+    """A port the rig needs is taken (another rig, a real service)."""
+
+    kind = "port-in-use"
 
 
 class Simulator(Protocol):
@@ -49,9 +56,18 @@ class Rig:
         self.snmp: Any = None
 
     async def start(self) -> None:
+        """Start every simulator; PortInUseError (exit 3) before any starts if a port is taken.
+
+        Cancelled or failed half-way, it stops what it started (no child process stays).
+        """
         self.entries = self._build()
+        self._check_ports()
         sims = [e.sim for e in self.entries if e.sim is not None]
-        results = await asyncio.gather(*(s.start() for s in sims), return_exceptions=True)
+        try:
+            results = await asyncio.gather(*(s.start() for s in sims), return_exceptions=True)
+        except BaseException:
+            await asyncio.shield(self.stop())
+            raise
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             await self.stop()
@@ -60,6 +76,26 @@ class Rig:
     async def stop(self) -> None:
         sims = [e.sim for e in self.entries if e.sim is not None]
         await asyncio.gather(*(s.stop() for s in sims), return_exceptions=True)
+
+    def _check_ports(self) -> None:
+        from hil.ports import endpoints_in, holder, port_busy
+
+        busy = []
+        for e in self.entries:
+            if e.sim is None:
+                continue
+            for proto, host, port in endpoints_in(e.address):
+                if port_busy(proto, host, port):
+                    who = holder(proto, port)
+                    busy.append(
+                        f"{proto} {host}:{port} ({e.device})" + (f" held by {who}" if who else "")
+                    )
+        if busy:
+            raise PortInUseError(
+                f"port in use: {'; '.join(busy)}",
+                hint="stop what holds it (another `sim up` or `demo`?) or give the profile "
+                "other ports, then start the rig again",
+            )
 
     def endpoints(self) -> list[dict[str, str]]:
         return [

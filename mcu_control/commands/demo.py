@@ -13,6 +13,7 @@ from mcu_control.commands.common import (
     err_console,
     load,
     print_json,
+    require_audit,
     run,
     table,
 )
@@ -34,66 +35,92 @@ def command(
     ] = False,
     refresh: Annotated[float, typer.Option(help="Seconds between live status refreshes.")] = 2.0,
 ) -> None:
-    """Start the simulated 9-point rig, run a drill and a bring-up, then show live status."""
-    import contextlib
+    """Start the simulated 9-point rig, run a drill and a bring-up, then show live status.
+
+    SIGTERM, SIGINT (Ctrl-C) and SIGHUP tear the session down, stop the daemon and every
+    simulator (snmpsim included) and remove temp folders; the audit log ends with the teardown.
+    """
+    import asyncio
 
     from hil.rig import Rig
-    from hil.scenario import load_scenario
     from mcu_control.audit import AuditLog
     from mcu_control.commands.ops import _bringup_table, _drill_table
+    from mcu_control.commands.sim import load_validated_scenario
     from mcu_control.drill import Drill
-    from mcu_control.drillstore import DrillStore
-    from mcu_control.paths import audit_path, state_dir
+    from mcu_control.drillstore import save_or_warn
+    from mcu_control.paths import audit_path
+    from mcu_control.signals import until_signal
     from mcu_control.site import Site
 
     prepare_rig()
     loaded = load(rig_profile_path())
-    scen = run(lambda: _value(load_scenario(scenario)))
+    scen = run(lambda: _value(load_validated_scenario(scenario, loaded)))
+    require_audit()
     say = err_console().print if not OPTIONS.quiet else (lambda *a, **k: None)
 
-    async def go() -> tuple[DrillReport | None, BringupReport]:
+    async def go() -> tuple[DrillReport | None, BringupReport | None]:
         rig = Rig(loaded, scen)
         say(
             f"[bold]starting the simulated rig[/] ({len(loaded.profile.points)} points, scenario {scen.name})"
         )
-        await rig.start()
-        site = Site(loaded, audit=AuditLog(audit_path()), actor="demo")
+        site: Site | None = None
+        acted = False  # a bring-up began: a stop must tear the session down
+        finished = False
         try:
+            await rig.start()
+            site = Site(loaded, audit=AuditLog(audit_path()), actor="demo")
             drill: DrillReport | None = None
             if not skip_drill:
                 say("[bold]drill[/] (kiểm thử kết nối) …")
                 drill = await Drill(site, label="demo").run()
-                DrillStore(state_dir() / "drills.sqlite").save(drill)
+                save_or_warn(drill)
                 if not OPTIONS.json and not OPTIONS.quiet:
                     console().print(_drill_table(drill))
             say("[bold]bring-up[/] …")
             from mcu_control.bringup import bringup
 
+            acted = True
             report = await bringup(site)
             if once:
+                finished = True
                 return drill, report
             if not OPTIONS.json and not OPTIONS.quiet:
                 console().print(_bringup_table(report))
             await _live(site, refresh)
             return drill, report
         finally:
-            with contextlib.suppress(Exception):
-                from mcu_control.bringup import teardown
+            # shielded: a signal cancels `go`, and the clean-up must still run to its end
+            await asyncio.shield(_cleanup(rig, site, teardown_first=acted and not finished))
 
-                if not once:
-                    await teardown(site)
-            await site.close()
-            await rig.stop()
+    async def main() -> tuple[tuple[DrillReport | None, BringupReport | None] | None, int | None]:
+        return await until_signal(go)
 
-    try:
-        _drill, report = run(go)
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    result, sig = run(main)
+    if sig is not None or result is None or result[1] is None:
+        say("stopped: the session was torn down and every simulator is down")
+        raise typer.Exit(0)
+    report = result[1]
     if OPTIONS.json:
         print_json(report.to_dict())
     elif once:
         emit(report.to_dict(), lambda: _bringup_table(report))
     raise typer.Exit(report.exit_code)
+
+
+async def _cleanup(rig: Any, site: Site | None, *, teardown_first: bool) -> None:
+    """Tear the session down (if one was brought up), close the devices, stop the rig."""
+    import contextlib
+
+    try:
+        if site is not None:
+            if teardown_first:
+                from mcu_control.bringup import teardown
+
+                with contextlib.suppress(Exception):
+                    await teardown(site)
+            await site.close()
+    finally:
+        await rig.stop()
 
 
 async def _live(site: Site, refresh: float) -> None:
