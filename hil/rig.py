@@ -77,19 +77,28 @@ class Rig:
         sims = [e.sim for e in self.entries if e.sim is not None]
         await asyncio.gather(*(s.stop() for s in sims), return_exceptions=True)
 
+    def ports(self) -> list[tuple[str, str, int, str]]:
+        """(proto, host, port, device) of every simulator the rig runs (built, not started)."""
+        from hil.ports import endpoints_in
+
+        entries = self.entries or self._build()
+        return [
+            (proto, host, port, e.device)
+            for e in entries
+            if e.sim is not None
+            for proto, host, port in endpoints_in(e.address)
+        ]
+
     def _check_ports(self) -> None:
-        from hil.ports import endpoints_in, holder, port_busy
+        from hil.ports import holder, port_busy
 
         busy = []
-        for e in self.entries:
-            if e.sim is None:
-                continue
-            for proto, host, port in endpoints_in(e.address):
-                if port_busy(proto, host, port):
-                    who = holder(proto, port)
-                    busy.append(
-                        f"{proto} {host}:{port} ({e.device})" + (f" held by {who}" if who else "")
-                    )
+        for proto, host, port, device in self.ports():
+            if port_busy(proto, host, port):
+                who = holder(proto, port)
+                busy.append(
+                    f"{proto} {host}:{port} ({device})" + (f" held by {who}" if who else "")
+                )
         if busy:
             raise PortInUseError(
                 f"port in use: {'; '.join(busy)}",
