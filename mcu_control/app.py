@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from mcu_control.audit import AuditLog
+from mcu_control.audit import AuditLog, audit_gap
 from mcu_control.daemon import Daemon, DaemonConfig
 from mcu_control.drill import Drill
 from mcu_control.mqtt.commands import CommandRouter
@@ -141,6 +141,8 @@ def build_daemon(
 
     store = StateStore()
     audit = AuditLog(state_dir / "audit.jsonl")
+    # a scheduled job goes on when the log cannot be written; the gap is alerted
+    audit.on_gap = lambda action, target, exc: audit_gap(store, audit.path, action, target, exc)
     holder = SiteHolder(loaded, store, audit)
     daemon = Daemon(
         loaded,

@@ -21,11 +21,14 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from devices.errors import ConfigError
 from devices.secrets import redact
@@ -37,6 +40,7 @@ MIN_FREE_BYTES = 64 * 1024
 #: how far back from the end a torn tail is looked for
 _TAIL_WINDOW = 1024 * 1024
 _lock = threading.Lock()
+log = logging.getLogger("mcu_control.audit")
 
 
 class AuditUnavailableError(ConfigError):
@@ -87,11 +91,26 @@ class VerifyResult:
     torn_tail: bool = False
 
 
-class AuditLog:
-    """Append records to `path`; safe across threads (a lock) and processes (flock)."""
+class EventSink(Protocol):
+    """Where an alert goes (the daemon's StateStore: panels and MQTT see it)."""
 
-    def __init__(self, path: Path) -> None:
+    def event(self, kind: str, /, **payload: Any) -> None: ...
+
+
+#: called with (action, target, error) when a tolerant log could not write a record
+GapHandler = Callable[[str, str | None, Exception], None]
+
+
+class AuditLog:
+    """Append records to `path`; safe across threads (a lock) and processes (flock).
+
+    With `on_gap` (the daemon), a record that cannot be written is reported to it instead of
+    raising: a scheduled job on session day goes on, and the gap is alerted and journalled.
+    """
+
+    def __init__(self, path: Path, *, on_gap: GapHandler | None = None) -> None:
         self.path = path
+        self.on_gap = on_gap
 
     @property
     def quarantine_path(self) -> Path:
@@ -100,10 +119,17 @@ class AuditLog:
     def append(
         self, action: str, *, actor: str = "cli", target: str | None = None, **data: Any
     ) -> dict[str, Any]:
-        """Write one record and return it (with its hash); AuditUnavailableError if it cannot."""
-        with _lock, self._open() as fd:
-            self._repair(fd)
-            return self._write(fd, action, actor, target, data)
+        """Write one record and return it (with its hash); AuditUnavailableError if it cannot
+        (or, with `on_gap`, report the gap and return the unwritten record without a hash)."""
+        try:
+            with _lock, self._open() as fd:
+                self._repair(fd)
+                return self._write(fd, action, actor, target, data)
+        except AuditUnavailableError as exc:
+            if self.on_gap is None:
+                raise
+            self.on_gap(action, target, exc)
+            return {"action": action, "actor": actor, "target": target, "data": data}
 
     def ensure_writable(self) -> None:
         """Raise AuditUnavailableError unless a record can be appended now (repairs a torn tail).
@@ -297,6 +323,33 @@ class AuditLog:
                 "quarantine": str(self.quarantine_path),
             },
         )
+
+
+_last_gap_event: dict[str, float] = {}
+GAP_EVENT_EVERY_S = 60.0
+
+
+def audit_gap(
+    store: EventSink, path: object, action: str, target: str | None, exc: BaseException
+) -> None:
+    """An action went on without its audit record: a journal line, and an alert event.
+
+    A scheduled job on session day goes on when the log cannot be written (the session
+    matters more); the gap must be visible. One `audit-gap` event a minute at most per file,
+    but every missing record has its journal line.
+    """
+    log.error(
+        "AUDIT GAP: %s on %s was done but not recorded in %s: %s",
+        action,
+        target or "-",
+        path,
+        exc,
+    )
+    now = time.monotonic()
+    key = str(path)
+    if now - _last_gap_event.get(key, -GAP_EVENT_EVERY_S) >= GAP_EVENT_EVERY_S:
+        _last_gap_event[key] = now
+        store.event("audit-gap", file=key, action=action, target=target, error=str(exc))
 
 
 class _Locked:

@@ -11,12 +11,12 @@ import logging
 from typing import TYPE_CHECKING
 
 from devices.errors import McuControlError
-from mcu_control.audit import AuditLog
+from mcu_control.audit import AuditLog, audit_gap
 from mcu_control.bringup import bringup, teardown
 from mcu_control.drill import Drill
 from mcu_control.drillstore import save_or_warn
 from mcu_control.results import DrillReport
-from mcu_control.site import Site, audit_gap
+from mcu_control.site import Site
 from mcu_control.state import SessionPhase, SessionState, StateStore
 from mcu_control.supervisor import CallSupervisor, DeviceSupervisor, supervisors
 from scheduler.actions import JobInterrupted

@@ -16,7 +16,7 @@ from typing import TypeVar
 from devices.errors import McuControlError
 from devices.interfaces import AudioMixer, Codec, ConnectionState, Device, Mcu, PtzCamera
 from mcu_control import factory
-from mcu_control.audit import AuditLog
+from mcu_control.audit import AuditLog, audit_gap
 from mcu_control.state import StateStore
 from profiles.camera import CameraConfig
 from profiles.codec import CodecConfig
@@ -136,35 +136,6 @@ class Site:
                     await _close_quietly(dev)
                     raise
             return dev  # type: ignore[return-value]
-
-
-_last_gap_event: dict[str, float] = {}
-GAP_EVENT_EVERY_S = 60.0
-
-
-def audit_gap(
-    store: StateStore, path: object, action: str, target: str | None, exc: BaseException
-) -> None:
-    """An action went on without its audit record: a journal line, and an alert event.
-
-    A scheduled job on session day goes on when the log cannot be written (the session
-    matters more); the gap must be visible. One `audit-gap` event a minute at most per file,
-    but every missing record has its journal line.
-    """
-    import time
-
-    log.error(
-        "AUDIT GAP: %s on %s was done but not recorded in %s: %s",
-        action,
-        target or "-",
-        path,
-        exc,
-    )
-    now = time.monotonic()
-    key = str(path)
-    if now - _last_gap_event.get(key, -GAP_EVENT_EVERY_S) >= GAP_EVENT_EVERY_S:
-        _last_gap_event[key] = now
-        store.event("audit-gap", file=key, action=action, target=target, error=str(exc))
 
 
 async def _close_quietly(dev: Device) -> None:
