@@ -283,6 +283,19 @@ class AuditLog:
         size = os.fstat(fd).st_size
         if size == 0:
             return
+        # the common case, a whole valid last line, costs one small read and one parse
+        small = os.pread(fd, min(size, 64 * 1024), max(0, size - 64 * 1024))
+        if small.endswith(b"\n") and _parse(small[small.rfind(b"\n", 0, -1) + 1 :]) is not None:
+            return
+        tail = small[small.rfind(b"\n") + 1 :]
+        if tail and _parse(tail) is not None:  # a whole record that only lacks its newline
+            try:
+                written = os.write(fd, b"\n")
+            except OSError as exc:
+                raise AuditUnavailableError(self.path, _why(exc)) from None
+            if written != 1:
+                raise AuditUnavailableError(self.path, "the disk is full")
+            return
         start = max(0, size - _TAIL_WINDOW)
         chunk = os.pread(fd, size - start, start)
         good_end = _last_good_end(chunk)

@@ -109,3 +109,12 @@ def test_records_skip_garbage_lines(tmp_path: Path) -> None:
         fh.write(b"not json\n[1, 2]\n")
     assert len(log.records()) == 2
     assert [e.get("unreadable", False) for e in log.entries()] == [False, False, True, True]
+
+
+def test_a_whole_last_record_without_its_newline_is_kept(tmp_path: Path) -> None:
+    log = _log(tmp_path, 2)
+    log.path.write_bytes(log.path.read_bytes().rstrip(b"\n"))
+    log.append("drill", target="site")
+    assert [r["action"] for r in log.records()] == ["mixer.mute", "mixer.mute", "drill"]
+    assert log.verify().ok
+    assert not log.quarantine_path.exists()

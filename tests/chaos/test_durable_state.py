@@ -165,6 +165,28 @@ async def test_unwritable_audit_log_refuses_before_touching_the_device(rig: Rig)
                 assert conn.execute("SELECT count(*) FROM mcu_schedule_changes").fetchone() == (0,)
 
 
+async def test_full_disk_refuses_before_touching_the_device(rig: Rig) -> None:
+    rig.state.mkdir(mode=0o750)
+    seed_audit(rig.state)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(rig.state)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here to fill")
+    try:
+        seed_audit(rig.state)
+        with contextlib.suppress(OSError), (rig.state / "filler").open("wb") as fh:
+            while True:
+                fh.write(b"\0" * 4096)
+                fh.flush()
+        code, _, err = await cli(rig, "mixer", "mute", "trung-tam", "mic-chu-tri")
+        assert code == 3
+        assert "disk is full" in err
+        assert not rig.muted()
+    finally:
+        subprocess.run(["umount", str(rig.state)], check=False, capture_output=True)
+
+
 async def test_scheduled_bringup_goes_on_and_alerts_when_the_audit_log_is_unwritable(
     tmp_path: Path, chaos_rig: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
