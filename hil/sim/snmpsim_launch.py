@@ -5,6 +5,10 @@ path under --data-dir; written to disk as `<community>.snmprec` a secret would s
 name. The agent's data file is therefore called `agent.snmprec` and this launcher maps that
 name to the community given on its first line of stdin, by wrapping snmpsim's data-file
 discovery before the responder starts.
+
+If the rig that started it dies without stopping it (SIGKILL, a crash), the agent notices
+that its parent is gone within a second, removes its temp folder and exits: no orphan keeps
+the rig's UDP ports for the next one.
 """
 
 from __future__ import annotations
@@ -13,6 +17,32 @@ import sys
 from typing import Any
 
 NEUTRAL = "agent"
+ORPHAN_CHECK_S = 1.0
+
+
+def watch_parent() -> None:
+    """Exit (removing this agent's temp folder) as soon as the parent process is gone."""
+    import contextlib
+    import os
+    import shutil
+    import threading
+    import time
+    from pathlib import Path
+
+    parent = os.getppid()
+    data = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--data-dir=")), None)
+
+    def loop() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK_S)
+        if data is not None:
+            agent = Path(data).parent  # <tmp>/agentN
+            shutil.rmtree(agent, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                agent.parent.rmdir()  # the last agent out removes the rig's folder
+        os._exit(0)
+
+    threading.Thread(target=loop, name="orphan-watch", daemon=True).start()
 
 
 def main() -> int:
@@ -34,6 +64,7 @@ def main() -> int:
         ]
 
     datafile.get_data_files = renamed
+    watch_parent()
     sys.argv[0] = "snmpsim-command-responder"
     return int(responder.main() or 0)
 

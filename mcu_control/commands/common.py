@@ -166,6 +166,27 @@ def require_audit() -> None:
         AuditLog(audit_path()).ensure_writable()
 
 
+def audit_done(action: str, *, target: str | None = None, **data: Any) -> bool:
+    """Record an action already done; if the log failed since `require_audit`, say so loudly.
+
+    The action happened, so the command must not claim "nothing was done" (exit 3): the caller
+    turns a False into exit 1 (a warning).
+    """
+    from mcu_control.audit import AuditLog, AuditUnavailableError
+    from mcu_control.paths import audit_path
+
+    log = AuditLog(audit_path())
+    try:
+        log.append(action, target=target, **data)
+    except AuditUnavailableError as exc:
+        err_console().print(
+            f"[bold yellow]warning:[/] {escape(action)} on {escape(target or '-')} was done but "
+            f"is NOT in the audit log: {escape(exc.message)}"
+        )
+        return False
+    return True
+
+
 def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
     """Run one async operation for a command, with device errors mapped to exit codes."""
     import asyncio

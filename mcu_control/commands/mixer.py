@@ -121,6 +121,8 @@ def level(
             f"(range {out['min_db']:g}…{out['max_db']:g} dB)"
         ),
     )
+    if _UNAUDITED:
+        raise typer.Exit(Exit.WARNINGS)
 
 
 @app.command()
@@ -182,6 +184,8 @@ def _set_mute(point: str, channel: str, muted: bool) -> None:
             + ("[red]MUTED[/]" if now else "[green]on[/]")
         ),
     )
+    if _UNAUDITED:
+        raise typer.Exit(Exit.WARNINGS)
 
 
 async def _status_all(
@@ -296,7 +300,11 @@ def _usage(message: str) -> NoReturn:
 
 
 def _audit(action: str, target: str, **data: Any) -> None:
-    from mcu_control.audit import AuditLog
-    from mcu_control.paths import audit_path
+    from mcu_control.commands.common import audit_done
 
-    AuditLog(audit_path()).append(action, target=target, **data)
+    if not audit_done(action, target=target, **data):
+        _UNAUDITED.append(action)
+
+
+#: actions of this process that could not be audited (the command then exits 1)
+_UNAUDITED: list[str] = []

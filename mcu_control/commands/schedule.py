@@ -10,6 +10,7 @@ import typer
 
 from mcu_control.commands.common import (
     OPTIONS,
+    audit_done,
     emit,
     err_console,
     escape,
@@ -256,8 +257,6 @@ def remove(
     schema: SchemaOpt = None,
 ) -> None:
     """Remove an added one-off session or a skip/move exception."""
-    from mcu_control.audit import AuditLog
-    from mcu_control.paths import audit_path
     from scheduler import validate
     from scheduler.calendar import AddedSession
 
@@ -277,13 +276,13 @@ def remove(
     removed = db.remove_change(matches[0].id)
     assert removed is not None
     data = removed.to_dict()
-    AuditLog(audit_path()).append(
-        "schedule.remove", target=data["session_id"], change=data, reason=reason
-    )
+    audited = audit_done("schedule.remove", target=data["session_id"], change=data, reason=reason)
     emit(
-        {"ok": True, "removed": data},
+        {"ok": True, "removed": data, "audited": audited},
         lambda: f"[green]✓[/] removed change {data['id']} ({data['type']} {data['session_id']})",
     )
+    if not audited:
+        raise typer.Exit(Exit.WARNINGS)
 
 
 @app.command()
@@ -402,16 +401,13 @@ def _record(
     forced: bool = False,
     overlaps: list[Occurrence] | None = None,
 ) -> None:
-    from mcu_control.audit import AuditLog
-    from mcu_control.paths import audit_path
-
     rec = db.add_change(change, reason=reason, actor=os.environ.get("USER", "cli"))
     data = rec.to_dict()
     clash = [{"session_id": o.session_id, "start": o.start.isoformat()} for o in overlaps or []]
     extra: dict[str, Any] = {"forced": True} if forced else {}
     if clash:
         extra["overlaps"] = clash
-    AuditLog(audit_path()).append(
+    audited = audit_done(
         f"schedule.{data['type']}",
         target=change.session_id,
         change=data,
@@ -419,7 +415,8 @@ def _record(
         reason=reason,
         **extra,
     )
-    warnings = [
+    warnings = [] if audited else [f"change {data['id']} was saved but is not in the audit log"]
+    warnings += [
         f"overlaps {o.session_id} ({o.start:%Y-%m-%d %H:%M}–{o.end:%H:%M}): check that both "
         "are meant to run at once"
         for o in overlaps or []

@@ -57,8 +57,8 @@ def _read_until(proc: subprocess.Popen[str], stream: Any, done: Any, timeout_s: 
     while not done(text):
         left = deadline - time.monotonic()
         if left <= 0 or proc.poll() is not None:
-            proc.kill()
-            out, err = proc.communicate()
+            proc.terminate()  # a clean stop: its snmpsim children go too
+            out, err = proc.communicate(timeout=30)
             pytest.fail(f"not ready (exit {proc.returncode}): {text}{out}{err}")
         ready, _, _ = select.select([stream], [], [], left)
         if ready:  # the fd, not the buffered file: select cannot see Python's buffer
@@ -144,6 +144,25 @@ def test_sim_up_stops_every_child_and_frees_ports_on_a_signal(
     ports = _ports(endpoints)
     assert ports
     _stop_and_check(proc, sig, ports)
+
+
+def test_snmpsim_children_do_not_outlive_a_killed_rig(profile: Path, tmp_path: Path) -> None:
+    """SIGKILL cannot be handled: the snmpsim agents notice their parent is gone and exit."""
+    proc = _start(profile, tmp_path, "sim", "up", "--json")
+    assert proc.stdout is not None
+    text = _read_until(proc, proc.stdout, lambda t: t.rstrip().endswith("}"), 60)
+    ports = _ports(json.loads(text)["endpoints"])
+    children = _children(proc.pid)
+    dirs = _data_dirs(children)
+    assert dirs
+    proc.kill()
+    proc.communicate(timeout=10)
+    deadline = time.monotonic() + 5
+    while [c for c in children if _alive(c)] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [c for c in children if _alive(c)] == []
+    assert [d for d in dirs if d.exists()] == []
+    assert [p for p in ports if p[0] == "udp" and port_busy(*p)] == []
 
 
 def test_demo_tears_the_session_down_on_sigterm(profile: Path, tmp_path: Path) -> None:
