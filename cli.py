@@ -75,7 +75,7 @@ def root(
         int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")
     ] = 0,
     state_dir: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--state-dir", help="State directory [env MCU_CONTROL_STATE_DIR].", show_default=False
         ),

@@ -28,6 +28,12 @@ log = logging.getLogger("mcu_control.rig")
 _URL_PORT = re.compile(r"^socket://[^:]+:(\d+)$")
 
 
+class PortInUseError(ConfigError):
+    """A port the rig needs is taken (another rig, a real service)."""
+
+    kind = "port-in-use"
+
+
 class Simulator(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -63,9 +69,18 @@ class Rig:
         self.recorder_files: Any = None  # hil.sim.recorder_files.RecordingWriter, if any
 
     async def start(self) -> None:
+        """Start every simulator; PortInUseError (exit 3) before any starts if a port is taken.
+
+        Cancelled or failed half-way, it stops what it started (no child process stays).
+        """
         self.entries = self._build()
+        self._check_ports()
         sims = [e.sim for e in self.entries if e.sim is not None]
-        results = await asyncio.gather(*(s.start() for s in sims), return_exceptions=True)
+        try:
+            results = await asyncio.gather(*(s.start() for s in sims), return_exceptions=True)
+        except BaseException:
+            await asyncio.shield(self.stop())
+            raise
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             await self.stop()
@@ -74,6 +89,35 @@ class Rig:
     async def stop(self) -> None:
         sims = [e.sim for e in self.entries if e.sim is not None]
         await asyncio.gather(*(s.stop() for s in sims), return_exceptions=True)
+
+    def ports(self) -> list[tuple[str, str, int, str]]:
+        """(proto, host, port, device) of every simulator the rig runs (built, not started)."""
+        from hil.ports import endpoints_in
+
+        entries = self.entries or self._build()
+        return [
+            (proto, host, port, e.device)
+            for e in entries
+            if e.sim is not None
+            for proto, host, port in endpoints_in(e.address)
+        ]
+
+    def _check_ports(self) -> None:
+        from hil.ports import holder, port_busy
+
+        busy = []
+        for proto, host, port, device in self.ports():
+            if port_busy(proto, host, port):
+                who = holder(proto, port)
+                busy.append(
+                    f"{proto} {host}:{port} ({device})" + (f" held by {who}" if who else "")
+                )
+        if busy:
+            raise PortInUseError(
+                f"port in use: {'; '.join(busy)}",
+                hint="stop what holds it (another `sim up` or `demo`?) or give the profile "
+                "other ports, then start the rig again",
+            )
 
     def endpoints(self) -> list[dict[str, str]]:
         return [

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from devices.errors import ConfigError
+from profiles.schema import Profile
 
 SHIPPED = Path(__file__).resolve().parent / "scenarios"
 
@@ -69,6 +70,38 @@ def load_scenario(name_or_path: str | Path | None) -> Scenario:
         return Scenario.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except (yaml.YAMLError, ValidationError) as exc:
         raise ConfigError(f"scenario {path} is invalid: {exc}") from None
+
+
+def check_against_profile(scenario: Scenario, profile: Profile) -> None:
+    """ConfigError naming every device of `scenario` that `profile` does not have.
+
+    A scenario about a device that does not exist would silently test nothing (a "busy
+    point" scenario on a renamed point runs a normal rig).
+    """
+    known: dict[str, set[str]] = {}
+    for pt in profile.points:
+        ids = {pt.codec.id, *(c.id for c in pt.cameras)}
+        if pt.mixer is not None:
+            ids.add(pt.mixer.id)
+        if pt.recorder is not None:
+            ids.add(pt.recorder.id)
+        if pt.mcu is not None:
+            ids.add(pt.mcu.id)
+        known[pt.id] = ids
+    problems = []
+    for device_id in scenario.devices:
+        point, _, device = device_id.partition(".")
+        if point not in known:
+            problems.append(f"{device_id}: no point {point!r} in the profile")
+        elif device not in known[point]:
+            have = ", ".join(sorted(known[point]))
+            problems.append(f"{device_id}: point {point} has no device {device!r} (it has {have})")
+    if problems:
+        raise ConfigError(
+            f"scenario {scenario.name} names devices the profile does not have: "
+            + "; ".join(problems),
+            hint=f"points are: {', '.join(known)}; fix the scenario or choose the right --profile",
+        )
 
 
 def shipped_scenarios() -> list[str]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from mcu_control.audit import AuditLog
+from mcu_control.audit import AuditLog, audit_gap
 from mcu_control.daemon import Daemon, DaemonConfig
 from mcu_control.mqtt.commands import CommandRouter
 from mcu_control.orchestrator import Orchestrator
@@ -142,6 +142,8 @@ def build_daemon(
 
     store = StateStore()
     audit = AuditLog(state_dir / "audit.jsonl")
+    # a scheduled job goes on when the log cannot be written; the gap is alerted
+    audit.on_gap = lambda action, target, exc: audit_gap(store, audit.path, action, target, exc)
     holder = SiteHolder(loaded, store, audit, state_dir=state_dir)
     actions = OrchestratorActions(holder, state_dir)
     daemon = Daemon(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from mcu_control.audit import AuditLog
+from mcu_control.audit import AuditLog, audit_gap
 from mcu_control.roster import next_session
 from mcu_control.sdnotify import Notifier, watchdog_interval
 from mcu_control.state import SessionPhase, SessionState, StateStore
@@ -107,6 +107,10 @@ class Daemon:
         self.clock: Clock = clock or SystemClock()
         self.store = store or StateStore(clock=self.clock.now)
         self.audit = audit or AuditLog(state_dir / "audit.jsonl")
+        if self.audit.on_gap is None:  # the daemon goes on without its log, and says so
+            self.audit.on_gap = lambda action, target, exc: audit_gap(
+                self.store, self.audit.path, action, target, exc
+            )
         self.actions: SessionActions = actions or LoggingActions(self.audit.append)
         self.components: list[Component] = list(components)
         self.notifier = notifier or Notifier()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from devices.errors import ConfigError
 from mcu_control.drill import Drill, Progress
-from mcu_control.drillstore import DrillStore
+from mcu_control.drillstore import save_or_warn
 from mcu_control.results import BringupReport, CheckResult, DrillReport
 from mcu_control.session_lock import SessionBusyError, SessionLock
 from mcu_control.site import Site
@@ -57,6 +57,8 @@ class Orchestrator:
         self.lock = SessionLock(state_dir, profile.site.id, profile.site.timezone)
         #: the one-line summary of the last interrupted operation (None: not interrupted)
         self.interrupted: str | None = None
+        #: why the last drill's result could not be stored (None: it was, or no drill yet)
+        self.store_warning: str | None = None
 
     # ------------------------------------------------------------------ session operations
 
@@ -87,7 +89,8 @@ class Orchestrator:
             )
 
         report = await self._session("drill", drill.run, where, label=label)
-        DrillStore(self.state_dir / "drills.sqlite").save(report)
+        # a result that cannot be stored still gives its verdict (and the warning names the store)
+        self.store_warning = save_or_warn(report, self.state_dir)
         return report
 
     def planned_drill_checks(self, *, points: list[str] | None = None, quick: bool = False) -> int:

@@ -11,7 +11,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mcu_control.audit import AuditLog
+from devices.errors import McuControlError
+from mcu_control.audit import AuditLog, audit_gap
 from mcu_control.orchestrator import SCHEDULED_LOCK_WAIT_S, Orchestrator
 from mcu_control.results import DrillReport
 from mcu_control.roster import occurrence_points
@@ -127,9 +128,12 @@ class OrchestratorActions:
 
     def _record(self, kind: str, occ: Occurrence, label: str) -> None:
         """The scheduler's own record of what it started (the orchestrator audits the details)."""
-        self.holder.audit.append(
-            f"session.{kind}", actor="scheduler", target=occ.key, label=label, title=occ.title
-        )
+        try:
+            self.holder.audit.append(
+                f"session.{kind}", actor="scheduler", target=occ.key, label=label, title=occ.title
+            )
+        except (OSError, McuControlError) as exc:  # the session goes on; the gap is alerted
+            audit_gap(self.holder.store, self.holder.audit.path, f"session.{kind}", occ.key, exc)
 
     def _announce(self, occ: Occurrence) -> None:
         """The session the next jobs belong to, for panels' countdown."""

@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from devices.errors import McuControlError
 from devices.interfaces import AudioMixer, Codec, ConnectionState, Device, Mcu, PtzCamera
 from mcu_control import factory
-from mcu_control.audit import AuditLog
+from mcu_control.audit import AuditLog, audit_gap
 from mcu_control.state import StateStore
 from profiles.camera import CameraConfig
 from profiles.codec import CodecConfig
@@ -136,8 +137,8 @@ class Site:
             return
         try:
             self.audit.append(action, actor=self.actor, target=target, **data)
-        except OSError as exc:
-            log.error("cannot write the audit log %s: %s", self.audit.path, exc)  # noqa: TRY400
+        except (OSError, McuControlError) as exc:
+            audit_gap(self.store, self.audit.path, action, target, exc)
 
     def _to_store(self, event: StepEvent) -> None:
         if event.kind is not None:

@@ -182,8 +182,23 @@ class SessionPlan(Strict):
     drill_days: Literal["working", "any"] = "working"
 
 
+class SessionLimits(Strict):
+    """What `schedule add` and `schedule move` accept (docs/scheduler.md)."""
+
+    min_duration: Duration = "5m"
+    max_duration: Duration = "12h"
+    horizon_days: int = Field(default=730, ge=1, le=3650)  # how far ahead a session may be set
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SessionLimits:
+        if parse_duration(self.min_duration) > parse_duration(self.max_duration):
+            raise ValueError("min_duration is longer than max_duration")
+        return self
+
+
 class SessionsConfig(Strict):
     plan: SessionPlan = SessionPlan()
+    limits: SessionLimits = SessionLimits()
     rules: list[SessionRule] = Field(default_factory=list)
     one_off: list[OneOffSession] = Field(default_factory=list)
 

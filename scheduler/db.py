@@ -23,8 +23,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from scheduler import sqlitefile
 from scheduler.calendar import AddedSession, Change, Move, Skip
 
 JOBS_TABLE = "mcu_scheduler_jobs"
@@ -112,7 +113,14 @@ class ScheduleDb:
                     "application_name": application_name[:63],
                 },
             }
+        elif url.startswith("sqlite"):
+            kwargs = {"connect_args": {"timeout": sqlitefile.BUSY_TIMEOUT_S}}
         self.engine: Engine = sa.create_engine(url, **kwargs)
+        #: what happened to a damaged SQLite file (moved aside) when `create` ran
+        self.warning: str | None = None
+        if self.engine.url.get_backend_name() == "sqlite":
+            # WAL: readers (schedule list, panels) never wait for the daemon's writes
+            sa.event.listen(self.engine, "connect", lambda conn, _rec: sqlitefile.tune(conn))
         meta = sa.MetaData(schema=schema)
         self.changes_table = sa.Table(
             "mcu_schedule_changes",
@@ -152,18 +160,29 @@ class ScheduleDb:
         self._meta = meta
 
     def create(self) -> None:
-        """Create the schema (PostgreSQL) or the SQLite file's folder, and the tables if missing."""
+        """Create the schema (PostgreSQL) or the SQLite file, and the tables if missing.
+
+        Safe when several processes do it at once on a fresh state directory: a table another
+        one created between our check and our CREATE is simply there (one retry). A damaged
+        SQLite file is moved aside first (`self.warning` says so).
+        """
         database = self.engine.url.database
         if self.engine.url.get_backend_name() == "sqlite" and database not in (
             None,
             "",
             ":memory:",
         ):
-            Path(str(database)).parent.mkdir(parents=True, exist_ok=True)
-        with self.engine.begin() as conn:
-            if self.is_postgres and self.schema:
-                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
-            self._meta.create_all(conn)
+            self.warning = sqlitefile.prepare(Path(str(database)))
+        for attempt in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    if self.is_postgres and self.schema:
+                        conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+                    self._meta.create_all(conn)
+                return
+            except (OperationalError, ProgrammingError, IntegrityError) as exc:
+                if attempt == 2 or "already exists" not in str(exc.orig):
+                    raise
 
     def dispose(self) -> None:
         self.engine.dispose()

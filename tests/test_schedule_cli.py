@@ -50,29 +50,36 @@ def test_acceptance_list_2026_2027_json(tmp_path: Path) -> None:
 
 
 def test_add_skip_move_remove_round_trip_is_persisted_and_audited(tmp_path: Path) -> None:
-    span = ("--from", "2026-06-01", "--to", "2026-09-30")
+    span = ("--from", "2027-06-01", "--to", "2027-09-30")
     added = ok_json(
-        tmp_path, "schedule", "add", "tong-duyet", "2026-06-09", "14:00",
+        tmp_path, "schedule", "add", "tong-duyet", "2027-06-09", "14:00",
         "--title", "Tổng duyệt", "--duration", "1h30m", "--reason", "rehearsal",
     )  # fmt: skip
     assert added["change"]["type"] == "add"
-    skipped = ok_json(tmp_path, "schedule", "skip", "bi-thu-hang-quy", "2026-06-10")
+    skipped = ok_json(
+        tmp_path, "schedule", "skip", "bi-thu-hang-quy", "2027-06-10", "--reason", "lễ\x1b[2J"
+    )
     moved = ok_json(
         tmp_path,
         "schedule",
         "move",
         "bi-thu-hang-quy",
-        "2026-09-10",
-        "2026-09-11",
+        "2027-09-10",
+        "2027-09-11",
         "--start",
         "14:00",
     )
     listed = ok_json(tmp_path, "schedule", "list", *span)["sessions"]
-    assert [(s["session_id"], s["start"], s["note"]) for s in listed] == [
-        ("tong-duyet", "2026-06-09T14:00:00+07:00", "added"),
-        ("bi-thu-hang-quy", "2026-09-11T14:00:00+07:00", "moved from 2026-09-10"),
+    assert [(s["session_id"], s["start"], s["status"], s["note"]) for s in listed] == [
+        ("tong-duyet", "2027-06-09T14:00:00+07:00", "scheduled", "added"),
+        ("bi-thu-hang-quy", "2027-06-10T08:00:00+07:00", "skipped", "skipped (lễ[2J)"),
+        ("bi-thu-hang-quy", "2027-09-11T14:00:00+07:00", "scheduled", "moved from 2027-09-10"),
     ]
-    assert listed[0]["bringup"] == "2026-06-09T13:45:00+07:00"
+    assert listed[0]["bringup"] == "2027-06-09T13:45:00+07:00"
+    assert listed[1]["bringup"] is None  # a skipped session runs no job
+    human = mcu(tmp_path, "schedule", "list", *span)
+    assert "skipped (lễ[2J)" in human.stdout
+    assert "Teardown" in human.stdout
     changes = ok_json(tmp_path, "schedule", "changes")["changes"]
     assert [c["type"] for c in changes] == ["add", "skip", "move"]
 
@@ -81,8 +88,8 @@ def test_add_skip_move_remove_round_trip_is_persisted_and_audited(tmp_path: Path
     ok_json(tmp_path, "schedule", "remove", str(moved["change"]["id"]))
     listed = ok_json(tmp_path, "schedule", "list", *span)["sessions"]
     assert [s["start"] for s in listed] == [
-        "2026-06-10T08:00:00+07:00",
-        "2026-09-10T08:00:00+07:00",
+        "2027-06-10T08:00:00+07:00",
+        "2027-09-10T08:00:00+07:00",
     ]
 
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]

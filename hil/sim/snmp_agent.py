@@ -1,7 +1,8 @@
 """Run snmpsim (a real third-party SNMP agent) as a subprocess serving our DSP data.
 
 snmpsim facts (DESIGN.md §6): the community, and the SNMPv3 context name, is the data file's
-name; ``--v3-engine-id`` must come first; SETs work on ``writecache`` OIDs; as root it needs
+name — so the file is called `agent.snmprec` and `snmpsim_launch` maps that name to the
+community it reads on stdin (a secret never sits in a file name); ``--v3-engine-id`` must come first; SETs work on ``writecache`` OIDs; as root it needs
 ``SNMPSIM_ALLOW_ROOT=true``. One process may listen on several UDP endpoints, but its
 writecache values are per process and keyed by OID only, so two endpoints of one process would
 share every mute and level: by default each endpoint gets its own process (its own device).
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -65,6 +67,8 @@ class SnmpAgent:
         self._procs: list[subprocess.Popen[bytes]] = []
         self._groups: list[list[tuple[str, int]]] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        # start and stop from different threads (a signal during start-up): one at a time
+        self._lock = threading.Lock()
 
     @property
     def context(self) -> str:
@@ -80,33 +84,39 @@ class SnmpAgent:
 
     def start_sync(self) -> None:
         """The blocking form of `start` (for module-scoped fixtures and scripts)."""
-        self._tmp = tempfile.TemporaryDirectory(prefix="snmpsim-")
-        self._groups = [self.endpoints] if self.shared_state else [[e] for e in self.endpoints]
-        try:
-            for i, group in enumerate(self._groups):
-                self._procs.append(self._spawn(i, group, self.uptime_s))
-            for proc, group in zip(self._procs, self._groups, strict=True):
-                self._wait_ready(proc, group[0])
-        except BaseException:
-            self.stop_sync()
-            raise
+        with self._lock:
+            self._tmp = tempfile.TemporaryDirectory(prefix="snmpsim-")
+            self._groups = [self.endpoints] if self.shared_state else [[e] for e in self.endpoints]
+            try:
+                for i, group in enumerate(self._groups):
+                    self._procs.append(self._spawn(i, group, self.uptime_s))
+                for proc, group in zip(self._procs, self._groups, strict=True):
+                    self._wait_ready(proc, group[0])
+            except BaseException:
+                self._stop_locked()
+                raise
 
     async def reboot(self, endpoint: int = 0) -> None:
         """Restart the process serving `endpoints[endpoint]`: sysUpTime starts again near 0."""
         await asyncio.to_thread(self.reboot_sync, endpoint)
 
     def reboot_sync(self, endpoint: int = 0) -> None:
-        target = self.endpoints[endpoint]
-        i = next(n for n, group in enumerate(self._groups) if target in group)
-        old = self._procs[i]
-        old.terminate()
-        old.wait(timeout=5)
-        if old.stderr is not None:
-            old.stderr.close()
-        self._procs[i] = self._spawn(i, self._groups[i], 0.0)
-        self._wait_ready(self._procs[i], self._groups[i][0])
+        with self._lock:
+            target = self.endpoints[endpoint]
+            i = next(n for n, group in enumerate(self._groups) if target in group)
+            old = self._procs[i]
+            old.terminate()
+            old.wait(timeout=5)
+            if old.stderr is not None:
+                old.stderr.close()
+            self._procs[i] = self._spawn(i, self._groups[i], 0.0)
+            self._wait_ready(self._procs[i], self._groups[i][0])
 
     def stop_sync(self) -> None:
+        with self._lock:
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
         procs, self._procs = self._procs, []
         for proc in procs:
             if proc.poll() is None:
@@ -137,7 +147,7 @@ class SnmpAgent:
             text,
             flags=re.M,
         )
-        (data / f"{self.community}.snmprec").write_text(text, encoding="utf-8")
+        (data / "agent.snmprec").write_text(text, encoding="utf-8")
         if self.read_only_community:
             read_only = re.sub(
                 r"^([0-9.]+)\|(\d+):writecache\|value=([^,\n]*).*$",
@@ -145,7 +155,7 @@ class SnmpAgent:
                 text,
                 flags=re.M,
             )
-            (data / f"{self.read_only_community}.snmprec").write_text(read_only, encoding="utf-8")
+            (data / "agent-ro.snmprec").write_text(read_only, encoding="utf-8")
         cache = base / "cache"
         shutil.rmtree(cache, ignore_errors=True)  # the index must see the new data
         args = [
@@ -163,15 +173,23 @@ class SnmpAgent:
                 f"--v3-priv-key={self.priv_key}",
                 f"--v3-priv-proto={self.priv_protocol}",
             ]
-        command = require_snmpsim()
+        require_snmpsim()  # exit 3 naming the extra when snmpsim is not installed
         env = {**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}
-        return subprocess.Popen(
-            [command, *args],
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(Path(__file__).resolve().parents[2]), *filter(None, [env.get("PYTHONPATH")])]
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hil.sim.snmpsim_launch", *args],
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        assert proc.stdin is not None
+        # never argv, env or a file name: the community, then the read-only one (or nothing)
+        proc.stdin.write(f"{self.community}\n{self.read_only_community or ''}\n".encode())
+        proc.stdin.close()
+        return proc
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], endpoint: tuple[str, int]) -> None:
         deadline = time.monotonic() + self.start_timeout_s

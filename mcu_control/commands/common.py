@@ -224,6 +224,40 @@ def device_errors() -> Iterator[None]:
         fail(exc)
 
 
+def require_audit() -> None:
+    """Exit 3 naming the file, before anything is done, if the audit log cannot be written.
+
+    Every command that changes a device or the schedule calls this first: an action that
+    could not be audited is refused rather than done unrecorded (docs/operations.md).
+    """
+    from mcu_control.audit import AuditLog
+    from mcu_control.paths import audit_path
+
+    with device_errors():
+        AuditLog(audit_path()).ensure_writable()
+
+
+def audit_done(action: str, *, target: str | None = None, **data: Any) -> bool:
+    """Record an action already done; if the log failed since `require_audit`, say so loudly.
+
+    The action happened, so the command must not claim "nothing was done" (exit 3): the caller
+    turns a False into exit 1 (a warning).
+    """
+    from mcu_control.audit import AuditLog, AuditUnavailableError
+    from mcu_control.paths import audit_path
+
+    log = AuditLog(audit_path())
+    try:
+        log.append(action, target=target, **data)
+    except AuditUnavailableError as exc:
+        err_console().print(
+            f"[bold yellow]warning:[/] {escape(action)} on {escape(target or '-')} was done but "
+            f"is NOT in the audit log: {escape(exc.message)}"
+        )
+        return False
+    return True
+
+
 def run(
     coro_factory: Callable[[], Awaitable[T]], *, summary: Callable[[], str | None] | None = None
 ) -> T:

@@ -13,6 +13,7 @@ from mcu_control.commands.common import (
     err_console,
     load,
     print_json,
+    require_audit,
     run,
     table,
 )
@@ -36,62 +37,76 @@ def command(
     ] = False,
     refresh: Annotated[float, typer.Option(help="Seconds between live status refreshes.")] = 2.0,
 ) -> None:
-    """Start the simulated 9-point rig, run a drill and a bring-up, then show live status."""
+    """Start the simulated 9-point rig, run a drill and a bring-up, then show live status.
+
+    SIGTERM, SIGINT (Ctrl-C) and SIGHUP tear the session down, stop the daemon and every
+    simulator (snmpsim included) and remove temp folders; the audit log ends with the teardown.
+    """
     import asyncio
-    import contextlib
 
     from hil.rig import Rig
-    from hil.scenario import load_scenario
     from mcu_control.audit import AuditLog
     from mcu_control.commands.ops import _bringup_table, _drill_table
+    from mcu_control.commands.sim import load_validated_scenario
     from mcu_control.orchestrator import Orchestrator
     from mcu_control.paths import audit_path, state_dir
+    from mcu_control.signals import until_signal
     from mcu_control.site import Site
 
     prepare_rig()
     loaded = load(rig_profile_path())
-    scen = run(lambda: _value(load_scenario(scenario)))
+    scen = run(lambda: _value(load_validated_scenario(scenario, loaded)))
+    require_audit()
     say = err_console().print if not OPTIONS.quiet else (lambda *a, **k: None)
 
-    async def go() -> tuple[DrillReport | None, BringupReport]:
+    async def go() -> tuple[DrillReport | None, BringupReport | None]:
         rig = Rig(loaded, scen, state_dir=state_dir())
         say(
             f"[bold]starting the simulated rig[/] ({len(loaded.profile.points)} points, scenario {scen.name})"
         )
-        await rig.start()
-        site = Site(loaded, audit=AuditLog(audit_path()), actor="demo")
-        records = _session_records(site)
-        orch.append(Orchestrator(site, state_dir=state_dir()))
+        site: Site | None = None
+        records: SessionRecords | None = None
+        orch: Orchestrator | None = None
+        acted = False  # a bring-up began: a stop must tear the session down
+        finished = False
         try:
+            await rig.start()
+            site = Site(loaded, audit=AuditLog(audit_path()), actor="demo")
+            records = _session_records(site)
+            orch = Orchestrator(site, state_dir=state_dir())
             drill: DrillReport | None = None
             if not skip_drill:
                 say("[bold]drill[/] (kiểm thử kết nối) …")
-                drill = await orch[0].drill(label="demo")
+                drill = await orch.drill(label="demo")
                 if not OPTIONS.json and not OPTIONS.quiet:
                     console().print(_drill_table(drill))
             say("[bold]bring-up[/] …")
+            acted = True
             await _open_demo_session(records)
-            report = await orch[0].bringup()
+            report = await orch.bringup()
             await records.brought_up(report)
             if once:
-                await _close_demo_session(orch[0], records, say)
+                await _close_demo_session(orch, records, say)
+                finished = True
                 return drill, report
             if not OPTIONS.json and not OPTIONS.quiet:
                 console().print(_bringup_table(report))
-            with contextlib.suppress(asyncio.CancelledError):  # Ctrl-C ends the live view: exit 0
-                await _live(site, refresh)
+            await _live(site, refresh)
             return drill, report
         finally:
-            with contextlib.suppress(Exception):
-                if not once:
-                    await orch[0].teardown()
-                    await records.closed()
-            await records.stop()
-            await site.close()
-            await rig.stop()
+            # shielded: a signal cancels `go`, and the clean-up must still run to its end
+            await asyncio.shield(
+                _cleanup(rig, site, orch, records, teardown_first=acted and not finished)
+            )
 
-    orch: list[Orchestrator] = []
-    _drill, report = run(go, summary=lambda: orch[0].interrupted if orch else None)
+    async def main() -> tuple[tuple[DrillReport | None, BringupReport | None] | None, int | None]:
+        return await until_signal(go)
+
+    result, sig = run(main)
+    if sig is not None or result is None or result[1] is None:
+        say("stopped: the session was torn down and every simulator is down")
+        raise typer.Exit(0)
+    report = result[1]
     if OPTIONS.json:
         print_json(report.to_dict())
     elif once:
@@ -123,6 +138,32 @@ async def _close_demo_session(orch: Orchestrator, records: SessionRecords, say: 
     if html is not None and records.last is not None:
         pdf = records.last[1]
         say(f"session record (biên bản): {html}" + (f" and {pdf}" if pdf else ""))
+
+
+async def _cleanup(
+    rig: Any,
+    site: Site | None,
+    orch: Orchestrator | None,
+    records: SessionRecords | None,
+    *,
+    teardown_first: bool,
+) -> None:
+    """Tear the session down (if one was brought up), close the devices, stop the rig."""
+    import contextlib
+
+    try:
+        if orch is not None and teardown_first:
+            with contextlib.suppress(Exception):
+                await orch.teardown()
+                if records is not None:
+                    await records.closed()
+        if records is not None:
+            with contextlib.suppress(Exception):
+                await records.stop()
+        if site is not None:
+            await site.close()
+    finally:
+        await rig.stop()
 
 
 async def _live(site: Site, refresh: float) -> None:

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from mcu_control.commands.common import emit, escape, group, load, run, table
+from mcu_control.commands.common import (
+    emit,
+    escape,
+    group,
+    load,
+    require_audit,
+    run,
+    table,
+)
 from mcu_control.exitcodes import Exit
 
 if TYPE_CHECKING:
@@ -83,6 +91,8 @@ def level(
     loaded = load()
     pt, cfg = _mixer_of(loaded, point)
     channel = _check_channel(cfg, channel)
+    if db is not None:
+        require_audit()
 
     async def go() -> dict[str, Any]:
         site = _site(loaded)
@@ -146,6 +156,7 @@ def _set_mute(point: str, channel: str, muted: bool) -> None:
     loaded = load()
     pt, cfg = _mixer_of(loaded, point)
     channel = _check_channel(cfg, channel)
+    require_audit()
 
     async def go() -> bool:
         site = _site(loaded)

@@ -18,6 +18,7 @@ from mcu_control.commands.common import (
     err_console,
     escape,
     load,
+    require_audit,
     run,
     table,
 )
@@ -72,6 +73,7 @@ def drill(
     point = _session_points(loaded, session, point)
     resolve_point_ids(loaded.profile, point)
     _secrets_readable(loaded)
+    require_audit()
     orch: list[Orchestrator] = []
 
     async def go() -> DrillReport:
@@ -86,6 +88,8 @@ def drill(
             await site.close()
 
     report = run(go, summary=lambda: orch[0].interrupted if orch else None)
+    if orch and orch[0].store_warning:
+        err_console().print(f"[yellow]warning:[/] {escape(orch[0].store_warning)}")
     emit(report.to_dict(), lambda: _drill_table(report))
     raise typer.Exit(report.exit_code)
 
@@ -94,6 +98,7 @@ def bringup(point: PointOpt = None, session: SessionOpt = None, wait: WaitOpt = 
     """Connect every point, move cameras, unmute microphones, start the recording (exit 0/1/2)."""
     loaded = load()
     point = _session_points(loaded, session, point)
+    require_audit()
     orch: list[Orchestrator] = []
 
     async def go() -> BringupReport:
@@ -113,6 +118,7 @@ def bringup(point: PointOpt = None, session: SessionOpt = None, wait: WaitOpt = 
 def teardown(point: PointOpt = None, wait: WaitOpt = 0.0) -> None:
     """Stop the recording, hang up and remove participants, mute the session microphones."""
     loaded = load()
+    require_audit()
     orch: list[Orchestrator] = []
 
     async def go() -> dict[str, Any]:

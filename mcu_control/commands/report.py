@@ -30,6 +30,8 @@ def drill_report(
     list_all: Annotated[bool, typer.Option("--list", help="List recent drills.")] = False,
 ) -> None:
     """Show a stored drill (exit 3 if there is none)."""
+    import sqlite3
+
     from devices.errors import ConfigError
     from mcu_control.commands.common import fail, site_time, site_tz
     from mcu_control.commands.ops import _drill_table
@@ -38,9 +40,33 @@ def drill_report(
     from mcu_control.report import render_html
 
     tz = site_tz()  # times shown in site time, JSON with the site's offset
-    store = DrillStore(state_dir() / "drills.sqlite")
+    if html is not None and not html.parent.is_dir():  # before reading anything
+        fail(
+            ConfigError(
+                f"--html {html}: the folder {html.parent} does not exist",
+                hint="create the folder first, or write the report elsewhere",
+            )
+        )
+    path = state_dir() / "drills.sqlite"
+    try:
+        store = DrillStore(path)
+        rows = store.list() if list_all else []
+        report = (
+            None
+            if list_all
+            else (store.last() if (last or drill_id is None) else store.get(drill_id))
+        )
+    except (sqlite3.Error, OSError, ValueError) as exc:
+        fail(
+            ConfigError(
+                f"cannot read the drill store {path}: {exc}",
+                hint="check the file's permissions and the disk, or move the file aside "
+                "(a new one is then started)",
+            )
+        )
+    if store.warning:
+        err_console().print(f"[yellow]warning:[/] {store.warning}")
     if list_all:
-        rows = store.list()
 
         def human() -> Any:
             t = table(f"Recent drills ({tz})", "Id", "Label", "Started", "Verdict")
@@ -50,15 +76,7 @@ def drill_report(
             return t
 
         emit(rows, human)
-        return
-    if html is not None and not html.parent.is_dir():  # before reading anything
-        fail(
-            ConfigError(
-                f"--html {html}: the folder {html.parent} does not exist",
-                hint="create the folder first, or write the report elsewhere",
-            )
-        )
-    report = store.last() if (last or drill_id is None) else store.get(drill_id)
+        raise typer.Exit(1 if store.warning else 0)
     if report is None:
         fail(
             ConfigError(

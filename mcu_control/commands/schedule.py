@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from mcu_control.commands.common import emit, err_console, escape, group, load, table
+from mcu_control.commands.common import (
+    OPTIONS,
+    audit_done,
+    emit,
+    err_console,
+    escape,
+    group,
+    load,
+    require_audit,
+    table,
+)
 from mcu_control.exitcodes import Exit
 
 if TYPE_CHECKING:
@@ -35,6 +45,10 @@ SchemaOpt = Annotated[
     ),
 ]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")]
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Accept a date in the past (needs --reason)."),
+]
 
 
 @app.command("list")
@@ -50,12 +64,18 @@ def list_(
 ) -> None:
     """List sessions with their drill, bring-up and teardown times."""
     loaded = load()
-    cal = _calendar(loaded, _db(database, schema))
+    db = _db(database, schema)
+    cal = _calendar(loaded, db)
     first = _date(from_, "--from") if from_ else _today(cal)
     last = _date(to, "--to") if to else _add_months(first, 12)
     if last < first:
         _usage("--to is before --from")
-    rows = [_session_dict(loaded, cal, o) for o in cal.occurrences(first, last)]
+    try:
+        rows = [_session_dict(loaded, cal, o) for o in cal.occurrences(first, last)]
+        rows += _skipped_rows(loaded, db, first, last)
+    except (OverflowError, ValueError):
+        _usage(f"cannot list {first} → {last}: give dates well before the year {dt.MAXYEAR}")
+    rows.sort(key=lambda r: (r["start"], r["session_id"]))
     site = loaded.profile.site
 
     def human() -> Any:
@@ -66,16 +86,19 @@ def list_(
             "Session",
             "Drills",
             "Bring-up",
+            "Teardown",
             "Note",
         )
         for r in rows:
+            skipped = r["status"] == "skipped"
             t.add_row(
-                r["date"],
+                r["date"] if not skipped else f"[dim]{r['date']}[/]",
                 f"{r['start'][11:16]}–{r['end'][11:16]}",
-                f"{r['title']}\n[dim]{r['session_id']}[/]",
+                f"{_safe(r['title'])}\n[dim]{_safe(r['session_id'])}[/]",
                 "\n".join(f"{d['label']}: {_short(d['at'])[5:]}" for d in r["drills"]),
-                _short(r["bringup"]),
-                escape(r["note"]),
+                _short(r["bringup"]) if r["bringup"] else "—",
+                _short(r["teardown"]) if r["teardown"] else "—",
+                f"[yellow]{_safe(r['note'])}[/]" if skipped else _safe(r["note"]),
             )
         return t
 
@@ -110,7 +133,7 @@ def next_(
         for r in rows:
             t.add_row(
                 _short(r["start"]),
-                r["title"],
+                _safe(r["title"]),
                 "\n".join(f"{d['label']}: {_short(d['at'])[5:]}" for d in r["drills"]),
                 _short(r["bringup"]),
                 _short(r["end"]),
@@ -144,16 +167,19 @@ def add(
         ),
     ] = None,
     reason: ReasonOpt = "",
+    force: ForceOpt = False,
     database: DbOpt = None,
     schema: SchemaOpt = None,
 ) -> None:
-    """Add a one-off session (persisted, audited)."""
+    """Add a one-off session (persisted, audited); refused in the past unless --force."""
     import re
 
     from profiles.common import parse_duration
+    from scheduler import validate
     from scheduler.calendar import AddedSession
 
     loaded = load()
+    require_audit()
     db = _db(database, schema)
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", session_id):
         _usage("the session id takes lowercase letters, digits and dashes")
@@ -171,10 +197,22 @@ def add(
 
     with device_errors():  # an unknown point or group: exit 3, before anything is written
         roster = check_names(loaded.profile, _csv(points), _csv(groups))
-    change = AddedSession(
-        session_id, title, _date(date, "DATE"), _time(start), seconds, roster=roster
-    )
-    _record(loaded, db, change, reason)
+    title = validate.clean_text(title)
+    if not title:
+        _usage("--title is empty (control characters are removed)")
+    reason = validate.clean_text(reason)
+    day, at = _date(date, "DATE"), _time(start)
+    cal = _calendar(loaded, db)
+    begin = _at(cal, day, at)
+    limits = validate.Limits.of(loaded.profile.sessions.limits)
+    try:
+        validate.check_duration(seconds, limits)
+        validate.check_start(begin, _now(cal), limits, force=force, reason=reason)
+    except validate.ScheduleInputError as exc:
+        _usage(str(exc))
+    clash = _overlaps(cal, begin, begin + dt.timedelta(seconds=seconds), session_id)
+    change = AddedSession(session_id, title, day, at, seconds, roster=roster)
+    _record(loaded, db, change, reason, forced=force and begin < _now(cal), overlaps=clash)
 
 
 def _csv(value: str | None) -> list[str]:
@@ -190,12 +228,14 @@ def skip(
     schema: SchemaOpt = None,
 ) -> None:
     """Cancel one occurrence of a recurring session (persisted, audited)."""
+    from scheduler import validate
     from scheduler.calendar import Skip
 
     loaded = load()
+    require_audit()
     db = _db(database, schema)
     nominal, _ = _locate(_calendar(loaded, db), session_id, _date(date, "DATE"))
-    _record(loaded, db, Skip(session_id, nominal), reason)
+    _record(loaded, db, Skip(session_id, nominal), validate.clean_text(reason))
 
 
 @app.command()
@@ -207,17 +247,31 @@ def move(
         str | None, typer.Option("--start", help="New start HH:MM; default the rule's.")
     ] = None,
     reason: ReasonOpt = "",
+    force: ForceOpt = False,
     database: DbOpt = None,
     schema: SchemaOpt = None,
 ) -> None:
     """Move one occurrence of a recurring session to another date/time (persisted, audited)."""
+    from scheduler import validate
     from scheduler.calendar import Move
 
     loaded = load()
+    require_audit()
     db = _db(database, schema)
-    nominal, _ = _locate(_calendar(loaded, db), session_id, _date(date, "DATE"))
+    reason = validate.clean_text(reason)
+    cal = _calendar(loaded, db)
+    nominal, occ = _locate(cal, session_id, _date(date, "DATE"))
     change = Move(session_id, nominal, _date(new_date, "NEW_DATE"), _time(start) if start else None)
-    _record(loaded, db, change, reason)
+    begin = _at(cal, change.new_date, change.new_start or occ.start.timetz())
+    limits = validate.Limits.of(loaded.profile.sessions.limits)
+    try:
+        validate.check_start(
+            begin, _now(cal), limits, force=force, reason=reason, what="the moved session"
+        )
+    except validate.ScheduleInputError as exc:
+        _usage(str(exc))
+    clash = _overlaps(cal, begin, begin + (occ.end - occ.start), session_id)
+    _record(loaded, db, change, reason, forced=force and begin < _now(cal), overlaps=clash)
 
 
 @app.command()
@@ -228,11 +282,12 @@ def remove(
     schema: SchemaOpt = None,
 ) -> None:
     """Remove an added one-off session or a skip/move exception."""
-    from mcu_control.audit import AuditLog
-    from mcu_control.paths import audit_path
+    from scheduler import validate
     from scheduler.calendar import AddedSession
 
     load()
+    require_audit()
+    reason = validate.clean_text(reason)
     db = _db(database, schema)
     records = db.changes()
     if ref.isdigit():
@@ -246,13 +301,13 @@ def remove(
     removed = db.remove_change(matches[0].id)
     assert removed is not None
     data = removed.to_dict()
-    AuditLog(audit_path()).append(
-        "schedule.remove", target=data["session_id"], change=data, reason=reason
-    )
+    audited = audit_done("schedule.remove", target=data["session_id"], change=data, reason=reason)
     emit(
-        {"ok": True, "removed": data},
+        {"ok": True, "removed": data, "audited": audited},
         lambda: f"[green]✓[/] removed change {data['id']} ({data['type']} {data['session_id']})",
     )
+    if not audited:
+        raise typer.Exit(Exit.WARNINGS)
 
 
 @app.command()
@@ -269,7 +324,14 @@ def changes(database: DbOpt = None, schema: SchemaOpt = None) -> None:
                 if r["type"] == "move"
                 else (f"{r['start']} {r['title']}" if r["type"] == "add" else "")
             )
-            t.add_row(str(r["id"]), r["type"], r["session_id"], r["date"], extra, r["reason"])
+            t.add_row(
+                str(r["id"]),
+                r["type"],
+                r["session_id"],
+                r["date"],
+                _safe(extra),
+                _safe(r["reason"]),
+            )
         return t
 
     emit({"changes": rows}, human)
@@ -309,20 +371,26 @@ def open_db(database: str | None = None, schema: str | None = None) -> ScheduleD
 
 
 def _db(database: str | None, schema: str | None) -> ScheduleDb:
-    from scheduler.db import ScheduleDb
+    import sqlite3
 
-    db = ScheduleDb(database_url(database), schema=database_schema(schema))
     from sqlalchemy.exc import SQLAlchemyError
 
+    from mcu_control.commands.common import device_errors
+    from scheduler.db import ScheduleDb
+
+    with device_errors():  # an unusable state directory: exit 3 with what to fix
+        url = database_url(database)
+    db = ScheduleDb(url, schema=database_schema(schema))
     try:
         db.create()
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, OSError, sqlite3.Error) as exc:
         from devices.secrets import redact
 
         err_console().print(
             f"[bold red]error:[/] cannot open the scheduler database: {escape(redact(str(exc)))}"
+            " — check that it is reachable and writable (--database, MCU_CONTROL_DATABASE_URL)"
         )
-        raise typer.Exit(Exit.CHECK_FAILED) from None
+        raise typer.Exit(Exit.USAGE) from None
     return db
 
 
@@ -356,6 +424,7 @@ def _session_dict(loaded: LoadedProfile, cal: Calendar, occ: Occurrence) -> dict
     return {
         **occ.to_dict(),
         "capacity": capacity,
+        "status": "scheduled",
         "note": note,
         "drills": [
             {"label": j.label, "at": j.run_at.isoformat(), "job_id": j.job_id}
@@ -375,25 +444,106 @@ def _locate(cal: Calendar, session_id: str, day: dt.date) -> tuple[dt.date, Occu
         _usage(str(exc.args[0]))
 
 
-def _record(loaded: LoadedProfile, db: ScheduleDb, change: Any, reason: str) -> None:
-    from mcu_control.audit import AuditLog
-    from mcu_control.paths import audit_path
-
+def _record(
+    loaded: LoadedProfile,
+    db: ScheduleDb,
+    change: Any,
+    reason: str,
+    *,
+    forced: bool = False,
+    overlaps: list[Occurrence] | None = None,
+) -> None:
     rec = db.add_change(change, reason=reason, actor=os.environ.get("USER", "cli"))
     data = rec.to_dict()
-    AuditLog(audit_path()).append(
+    clash = [{"session_id": o.session_id, "start": o.start.isoformat()} for o in overlaps or []]
+    extra: dict[str, Any] = {"forced": True} if forced else {}
+    if clash:
+        extra["overlaps"] = clash
+    audited = audit_done(
         f"schedule.{data['type']}",
         target=change.session_id,
         change=data,
         site=loaded.profile.site.id,
         reason=reason,
+        **extra,
     )
+    warnings = [] if audited else [f"change {data['id']} was saved but is not in the audit log"]
+    warnings += [
+        f"overlaps {o.session_id} ({o.start:%Y-%m-%d %H:%M}–{o.end:%H:%M}): check that both "
+        "are meant to run at once"
+        for o in overlaps or []
+    ]
+    if not OPTIONS.json:
+        for w in warnings:
+            err_console().print(f"[yellow]warning:[/] {escape(_safe(w))}")
     emit(
-        {"ok": True, "change": data},
+        {"ok": True, "change": data, "warnings": warnings},
         lambda: (
             f"[green]✓[/] change {data['id']}: {data['type']} {data['session_id']} {data['date']}"
         ),
     )
+    if warnings:
+        raise typer.Exit(Exit.WARNINGS)
+
+
+def _skipped_rows(
+    loaded: LoadedProfile, db: ScheduleDb, first: dt.date, last: dt.date
+) -> list[dict[str, Any]]:
+    """Skipped occurrences in [first, last], as they would have been, with the skip's reason."""
+    from scheduler.calendar import Calendar, Skip
+
+    p = loaded.profile
+    records = db.changes()
+    rules = {r.id: r for r in p.sessions.rules}
+    out: list[dict[str, Any]] = []
+    for rec in records:
+        c = rec.change
+        if not isinstance(c, Skip) or c.session_id not in rules:
+            continue
+        others = [r.change for r in records if r.id != rec.id]
+        occ = Calendar(p.sessions, p.site.timezone, others).rule_occurrence(
+            rules[c.session_id], c.date
+        )
+        if occ is None or not first <= occ.start.date() <= last:
+            continue
+        out.append(
+            {
+                **occ.to_dict(),
+                "status": "skipped",
+                "note": f"skipped ({rec.reason})" if rec.reason else "skipped",
+                "skip_reason": rec.reason,
+                "change_id": rec.id,
+                "drills": [],
+                "bringup": None,
+                "teardown": None,
+                "jobs": [],
+            }
+        )
+    return out
+
+
+def _at(cal: Calendar, day: dt.date, at: dt.time) -> dt.datetime:
+    return dt.datetime.combine(day, at.replace(tzinfo=None), tzinfo=cal.tz)
+
+
+def _now(cal: Calendar) -> dt.datetime:
+    return dt.datetime.now(cal.tz)
+
+
+def _overlaps(
+    cal: Calendar, begin: dt.datetime, end: dt.datetime, session_id: str
+) -> list[Occurrence]:
+    from scheduler import validate
+
+    near = cal.occurrences(begin.date() - dt.timedelta(days=1), end.date() + dt.timedelta(days=1))
+    return validate.overlaps(begin, end, near, ignore=session_id)
+
+
+def _safe(text: str) -> str:
+    """Free text for a rich table: control characters shown as escapes, markup escaped."""
+    from scheduler.validate import printable
+
+    return escape(printable(text))
 
 
 def _today(cal: Calendar) -> dt.date:
@@ -406,6 +556,8 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     month = day.month - 1 + months
     year = day.year + month // 12
     month = month % 12 + 1
+    if year > dt.MAXYEAR:
+        return dt.date.max
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,20 +53,24 @@ def prepare_rig() -> None:
 
 @app.command()
 def up(scenario: ScenarioOpt = None) -> None:
-    """Start every simulator the profile names, print where each listens, run until stopped."""
+    """Start every simulator the profile names, print where each listens, run until stopped.
+
+    SIGTERM, SIGINT (Ctrl-C) and SIGHUP stop every simulator, their child processes
+    (snmpsim) and temp folders; a port already in use is exit 3, naming it and its holder.
+    """
     import asyncio
 
     from hil.rig import Rig
-    from hil.scenario import load_scenario
+    from mcu_control.signals import until_signal
 
     prepare_rig()
     loaded = load(rig_profile_path())
-    scen = run(lambda: _async(load_scenario, scenario))
+    scen = run(lambda: _async(load_validated_scenario, scenario, loaded))
 
     async def serve() -> None:
         rig = Rig(loaded, scen)
-        await rig.start()
         try:
+            await rig.start()
             rows = rig.endpoints()
             if OPTIONS.json:
                 print_json({"scenario": scen.name, "endpoints": rows})
@@ -84,13 +87,33 @@ def up(scenario: ScenarioOpt = None) -> None:
                 from mcu_control.commands.common import console
 
                 console().print(t)
-                err_console().print("rig running; Ctrl-C to stop")
+                err_console().print("rig running; Ctrl-C or SIGTERM to stop")
             await asyncio.Event().wait()
         finally:
-            await rig.stop()
+            await asyncio.shield(rig.stop())
 
-    with contextlib.suppress(KeyboardInterrupt):
-        run(serve)
+    async def main() -> int | None:
+        _, sig = await until_signal(serve)
+        return sig
+
+    sig = run(main)
+    if sig is not None and not OPTIONS.quiet and not OPTIONS.json:
+        err_console().print(f"stopped ({_signal_name(sig)}): every simulator is down")
+
+
+def load_validated_scenario(name: str | None, loaded: Any) -> Any:
+    """The scenario, checked against the profile: a device it names must exist (ConfigError)."""
+    from hil.scenario import check_against_profile, load_scenario
+
+    scen = load_scenario(name)
+    check_against_profile(scen, loaded.profile)
+    return scen
+
+
+def _signal_name(sig: int) -> str:
+    import signal
+
+    return signal.Signals(sig).name
 
 
 @app.command()
