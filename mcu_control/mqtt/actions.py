@@ -87,8 +87,14 @@ class CameraPresetParams(Params):
 
 class CameraPresetResult(Result):
     camera: str = Field(description="<point>.<camera>")
-    preset: str
-    moving: bool
+    preset: str = Field(description="the preset's name in the profile")
+    token: str = Field(description="the camera's own preset token")
+    arrived: bool = Field(description="the camera showed it arrived (position or completion)")
+    reason: str = Field(description="the evidence, or why arrival is not shown")
+    moving: bool | None = Field(description="observed moving; null when not observed")
+    position: dict[str, float | None] | None = Field(
+        default=None, description="the position read after the move, when the camera reports one"
+    )
 
 
 class MixerMuteParams(Params):

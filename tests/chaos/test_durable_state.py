@@ -103,7 +103,14 @@ async def test_torn_audit_tail_is_quarantined_recorded_and_commands_go_on(rig: R
     assert rig.muted()
 
     actions = [r["action"] for r in log.records()]
-    assert actions == ["mixer.mute", "mixer.mute", "audit.repaired", "mixer.mute"]
+    # the orchestrator audits the intent before acting and the result after it
+    assert actions == [
+        "mixer.mute",
+        "mixer.mute",
+        "audit.repaired",
+        "mixer.mute.intent",
+        "mixer.mute",
+    ]
     repair = log.records()[2]["data"]
     assert repair["removed_bytes"] == len(torn)
     assert torn in log.quarantine_path.read_bytes()
@@ -112,7 +119,7 @@ async def test_torn_audit_tail_is_quarantined_recorded_and_commands_go_on(rig: R
     assert code == 0, out + err
     result = json.loads(out)
     assert result["ok"] is True
-    assert result["records"] == 4
+    assert result["records"] == 5
     assert [r["removed_bytes"] for r in result["repairs"]] == [len(torn)]
     assert result["repairs"][0]["quarantine"].endswith("audit.jsonl.quarantine")
 
