@@ -244,6 +244,10 @@ class Mcu(Device):
             for p in await self.participants(conference)
         )
 
+    async def stop_recording(self, conference: str) -> None:
+        """Stop an MCU that records `conference` itself (a recorder participant is hung up)."""
+        raise self._unsupported("recording on the MCU itself")
+
 
 # --------------------------------------------------------------------------- codec
 

@@ -50,6 +50,9 @@ class DriverSpec:
     simulator: str
     #: profile fields the driver cannot work without, besides the link
     requires: tuple[str, ...] = ()
+    #: optional behaviours a profile may ask of this driver (e.g. "records-itself": an MCU
+    #: that records the conference on its own recording link)
+    features: frozenset[str] = frozenset()
 
     @property
     def kind(self) -> str:
@@ -58,6 +61,9 @@ class DriverSpec:
 
 
 _B = "mcu_control.builders"
+
+#: the MCU records the session conference itself (RMX START_RECORDING); see profiles/mcu.py
+RECORDS_ITSELF = "records-itself"
 
 SPECS: tuple[DriverSpec, ...] = (
     DriverSpec(
@@ -83,6 +89,7 @@ SPECS: tuple[DriverSpec, ...] = (
         model_section=None,
         build=f"{_B}.mcu:build_rmx",
         simulator="mcu-rmx",
+        features=frozenset({RECORDS_ITSELF}),
     ),
     DriverSpec(
         key="onvif",

@@ -180,6 +180,14 @@ async def teardown(site: Site, *, points: list[str] | None = None) -> dict[str, 
             return point.id, str(exc)
         return point.id, "muted"
 
+    stopped: str | None = None
+    if profile.mcu.records_itself and points is None:  # the MCU's own recording: stop it first
+        try:
+            if await mcu.recording_connected(conf, rec.id if rec else ""):
+                await mcu.stop_recording(conf)
+            stopped = "stopped"
+        except McuControlError as exc:
+            stopped = str(exc)
     hung = await asyncio.gather(*(hang_up(n) for n in names))
     muted = await asyncio.gather(*(mute(p) for p in targets))
     for p in targets:
@@ -189,13 +197,16 @@ async def teardown(site: Site, *, points: list[str] | None = None) -> dict[str, 
     if points is None:
         site.store.update_point(profile.central.id, recording=False)
         site.store.set_session(SessionState(SessionPhase.IDLE))
-    result = {
+    result: dict[str, Any] = {
         "conference": conf,
         "participants": dict(hung),
         "microphones": dict(muted),
         "ok": all(v == "removed" for _, v in hung)
-        and all(v in ("muted", "no session microphones") for _, v in muted),
+        and all(v in ("muted", "no session microphones") for _, v in muted)
+        and stopped in (None, "stopped"),
     }
+    if stopped is not None:
+        result["recording"] = stopped
     site.emit("teardown-finished", audit="teardown.finish", target=conf, **result)
     return result
 
@@ -462,6 +473,8 @@ async def _recording(
     rec = site.profile.central.recorder
     if rec is None:
         return False, "no recorder in the profile"
+    if site.profile.mcu.records_itself:
+        return await _mcu_recording(site, mcu, report)
     conf = site.profile.mcu.conference.name
     cfg = site.profile.bringup
     current = existing.get(rec.id)
@@ -504,6 +517,60 @@ async def _recording(
         await asyncio.sleep(cfg.retry_backoff_s)
     site.emit("recording-failed", audit="recording.failed", target=rec.id, reason=reason)
     return False, f"recording link not connected: {reason}"
+
+
+async def _mcu_recording(site: Site, mcu: Mcu, report: BringupReport) -> tuple[bool, str]:
+    """The MCU records the conference itself: start it, then wait for its recording status.
+
+    "Recording" is reported only when the MCU says so (the conference's recording status),
+    never because the start command was accepted.
+    """
+    rec = site.profile.central.recorder
+    assert rec is not None
+    conf = site.profile.mcu.conference.name
+    cfg = site.profile.bringup
+    target = f"{site.profile.central.id}.{site.profile.mcu.id}"
+    spec = ParticipantSpec(rec.id, rec.address, CallProtocol(rec.protocol), rec.bitrate_kbps)
+    if await mcu.recording_connected(conf, rec.id):
+        report.recording = True
+        return True, "the MCU is already recording the conference"
+    reason = ""
+    for _ in range(cfg.dial_attempts):
+        try:
+            try:
+                await mcu.start_recording(conf, spec)
+                ok = await _until_recording(mcu, conf, rec.id, cfg.connect_timeout_s)
+            except asyncio.CancelledError:
+                # interrupted before the MCU confirmed: stop it, so nothing records after the
+                # signal (bounded: the caller is leaving)
+                with contextlib.suppress(TimeoutError, McuControlError):
+                    async with asyncio.timeout(CANCEL_CLEANUP_S):
+                        await asyncio.shield(mcu.stop_recording(conf))
+                raise
+            if ok:
+                report.recording = True
+                site.emit("recording-started", audit="recording.start", target=target, via="mcu")
+                return True, "the MCU reports it is recording the conference"
+            reason = f"the MCU did not report recording within {cfg.connect_timeout_s:g} s"
+        except McuControlError as exc:
+            reason = str(exc)
+            if not exc.retryable:  # e.g. recording not enabled on the conference (RMX 30011)
+                break
+        await asyncio.sleep(cfg.retry_backoff_s)
+    site.emit("recording-failed", audit="recording.failed", target=target, reason=reason)
+    return False, f"the MCU is not recording: {reason}"
+
+
+async def _until_recording(mcu: Mcu, conference: str, name: str, timeout_s: float) -> bool:
+    """Poll the MCU's recording status until it says recording (True) or `timeout_s` passes."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        if await mcu.recording_connected(conference, name):
+            return True
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(min(0.5, max(0.0, deadline - loop.time())))
 
 
 def _name(site: Site, point_id: str) -> str:

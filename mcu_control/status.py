@@ -164,7 +164,12 @@ def apply_calls(
             "call_state": call.call_state.value if call else None,
             "packet_loss_pct": round(100 * call.media.rx_loss_ratio, 2) if call else None,
         }
-        if point.role == "central" and point.recorder is not None:
+        # an MCU that records itself has no recorder participant: the bring-up read its status
+        if (
+            point.role == "central"
+            and point.recorder is not None
+            and not site.profile.mcu.records_itself
+        ):
             rec = participants.get(point.recorder.id)
             connected = rec is not None and rec.call_state is CallState.CONNECTED
             changes["recording"] = connected and site.store.recording_alert is None

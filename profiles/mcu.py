@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from profiles.common import (
     Host,
@@ -43,6 +43,21 @@ class McuConfig(Strict):
     password: SecretRef
     timeout_s: Timeout = 5.0
     conference: ConferenceConfig
+    #: the MCU records the conference itself (RMX: START_RECORDING over its own recording
+    #: link, proven by the conference's recording status) instead of dialling the recorder
+    records_itself: bool = False
+
+    @model_validator(mode="after")
+    def _records_itself_supported(self) -> McuConfig:
+        from drivers.registry import RECORDS_ITSELF, spec
+
+        if self.records_itself and RECORDS_ITSELF not in spec("Mcu", self.driver).features:
+            raise ValueError(
+                f"records_itself: the {self.driver} driver cannot make the MCU record by itself "
+                "(only the Polycom RMX family, driver rmx-xml, can); remove it and let the MCU "
+                "dial the recorder"
+            )
+        return self
 
 
 class RecordingStorage(Strict):

@@ -44,7 +44,9 @@ def build_codian(loaded: LoadedProfile, point: PointConfig, cfg: McuConfig) -> C
 def build_rmx(loaded: LoadedProfile, point: PointConfig, cfg: McuConfig) -> RmxMcu:
     from drivers.rmx.driver import RmxMcu
 
-    return RmxMcu(f"{point.id}.{cfg.id}", **_http_settings(loaded, cfg))
+    return RmxMcu(
+        f"{point.id}.{cfg.id}", records_itself=cfg.records_itself, **_http_settings(loaded, cfg)
+    )
 
 
 class _HttpSettings(TypedDict):
