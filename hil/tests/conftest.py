@@ -11,7 +11,6 @@ profile is served by the simulated rig (on free ports) in a background thread.
 from __future__ import annotations
 
 import asyncio
-import os
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -66,12 +65,17 @@ def _inventory(config: pytest.Config) -> LoadedProfile:
     """The profile under test: --inventory, or the demo remapped to free ports (made once)."""
     global _loaded  # noqa: PLW0603 — one profile per pytest run, shared by collection and fixtures
     if _loaded is None:
+        from mcu_control.commands.common import is_shipped_demo
+        from mcu_control.commands.sim import ensure_demo_secret
+
         path = config.getoption("--inventory")
         if path is None:
             from hil.genprofile import demo_data, remap_ports, write_profile
 
-            os.environ.setdefault("MCU_CONTROL_DEMO_SECRET", "rig-secret-2026")
+            ensure_demo_secret()
             path = write_profile(remap_ports(demo_data()), Path(tempfile.mkdtemp(prefix="hil-")))
+        elif is_shipped_demo(Path(path)):  # the rig of `sim up`: its secret, as every command
+            ensure_demo_secret()
         _loaded = load_profile(Path(path))
     return _loaded
 
