@@ -30,6 +30,39 @@ def daemon_argv(profile: Path, state: Path, *extra: str) -> list[str]:
     ]
 
 
+async def run_cli(
+    *args: str,
+    state: Path,
+    timeout: float = 90,
+    env: dict[str, str] | None = None,
+    drop: tuple[str, ...] = (),
+) -> tuple[int, str, str]:
+    """`python -m cli ARGS` as a real process on `state`: (exit code, stdout, stderr).
+
+    `env` adds to (and `drop` removes from) this process's environment; COLUMNS is 200 unless
+    dropped, so tables and messages are not wrapped at the default 80.
+    """
+    import asyncio
+    import os
+
+    full = dict(os.environ, MCU_CONTROL_STATE_DIR=str(state), COLUMNS="200", **(env or {}))
+    for name in drop:
+        full.pop(name, None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli",
+        *args,
+        cwd=ROOT,
+        env=full,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
 def pair_args(database_url: str, schema: str, node: str) -> list[str]:
     """One daemon of a redundant pair on PostgreSQL, polling the lock every 0.5 s."""
     return [

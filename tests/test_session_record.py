@@ -10,10 +10,10 @@ import hashlib
 import io
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
+from daemon_support import run_cli
 from integration.conftest import fast
 from pypdf import PdfReader
 from test_mqtt_panel import _page_text, chromium  # noqa: F401 — the fixture is used by name
@@ -37,20 +37,7 @@ os.environ.setdefault("MCU_CONTROL_DEMO_SECRET", "rig-secret-2026")
 
 
 async def _cli(*args: str, state: Path, timeout: float = 120) -> tuple[int, str, str]:
-    env = dict(os.environ, MCU_CONTROL_STATE_DIR=str(state), COLUMNS="200")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await run_cli(*args, state=state, timeout=timeout)
 
 
 def _profile(tmp_path: Path) -> Path:

@@ -5,11 +5,10 @@ Subprocesses with stdout/stderr on pipes (no terminal), against the simulated ri
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import sys
 from pathlib import Path
+
+from daemon_support import run_cli
 
 from hil.genprofile import demo_data, remap_ports, write_profile
 from hil.rig import Rig
@@ -22,21 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _cli(*args: str, state: Path, timeout: float = 90) -> tuple[int, str, str]:
-    env = dict(os.environ, MCU_CONTROL_STATE_DIR=str(state), MCU_CONTROL_PROGRESS_EVERY_S="0.2")
-    env.pop("COLUMNS", None)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    # no COLUMNS: a log or a pipe, as cron sees it
+    progress = {"MCU_CONTROL_PROGRESS_EVERY_S": "0.2"}
+    return await run_cli(*args, state=state, timeout=timeout, env=progress, drop=("COLUMNS",))
 
 
 async def test_long_errors_stay_on_one_line_without_a_terminal(tmp_path: Path) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 from typing import Any
+
+from daemon_support import run_cli
 
 from hil.genprofile import demo_data, remap_ports, write_profile
 from hil.rig import Rig
@@ -32,20 +31,7 @@ def rmx_demo_data() -> dict[str, Any]:
 
 
 async def _cli(*args: str, state: Path, timeout: float = 90) -> tuple[int, str, str]:
-    env = dict(os.environ, MCU_CONTROL_STATE_DIR=str(state), COLUMNS="200")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await run_cli(*args, state=state, timeout=timeout)
 
 
 async def test_rmx_site_health_bringup_with_one_busy_point_and_teardown(tmp_path: Path) -> None:
