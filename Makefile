@@ -57,6 +57,7 @@ test: lint typecheck unit
 # Quick benchmark sizes (9 and 100 points); the 1000-point runs are in docs/performance.md.
 bench: $(STAMP)
 	$(BIN)/python bench/cli_startup.py --runs 5
+	$(BIN)/python bench/status_daemon.py --runs 10
 	$(BIN)/python bench/bringup.py --points 9 --runs 3
 	$(BIN)/python bench/bringup.py --points 100 --runs 3
 	$(BIN)/python bench/drill.py --points 9 --runs 3
