@@ -24,9 +24,6 @@ def rmx_demo_data() -> dict[str, Any]:
     central = next(p for p in data["points"] if p.get("mcu"))
     central["mcu"]["driver"] = "rmx-xml"
     central["mcu"]["model"] = "polycom-rmx-1800"
-    for point in data["points"]:
-        if point.get("mixer"):  # fast()'s 1 s telnet connect flakes on a loaded machine
-            point["mixer"]["timeout_s"] = 3.0
     return data
 
 
