@@ -26,6 +26,7 @@ from devices.interfaces import (
     MediaStats,
     ParticipantSpec,
 )
+from mcu_control.capacity import split_for_bringup
 from mcu_control.results import CheckResult, DrillReport, PointResult, Verdict
 from mcu_control.site import Site
 from mcu_control.state import SessionPhase
@@ -64,6 +65,12 @@ class Drill:
         self._conference_made = False
         #: participants the drill conference already had (a drill that died half-way)
         self._stale: set[str] = set()
+        #: points the bring-up would not dial (MCU capacity, cascade): their test call FAILs
+        #: with the bring-up's reason, so that a drill that passes predicts the bring-up
+        self._not_dialled = {
+            p.point: p.reason
+            for p in split_for_bringup(site, points).refused  # roster order, as the bring-up
+        }
 
     def planned_checks(self) -> int:
         """How many checks the run will report (for a progress bar): the same plan it runs."""
@@ -163,7 +170,11 @@ class Drill:
             plan.append(("mcu.health", partial(self._mcu_health, mcu, mcu_error), mcu_id))
             rec_id = point.recorder.id if point.recorder else None
             plan.append(("recorder.link", self._recorder, rec_id))
-        test_call = partial(self._test_call, point, mcu, watcher, mcu_error)
+        test_call: Callable[[], Awaitable[Outcome]]
+        if point.id in self._not_dialled:
+            test_call = partial(self._not_placed, self._not_dialled[point.id])
+        else:
+            test_call = partial(self._test_call, point, mcu, watcher, mcu_error)
         plan.append(("call.test", test_call, point.codec.id))
         return plan
 
@@ -319,6 +330,9 @@ class Drill:
                 data,
             )
         return Verdict.PASS, f"recorder answers ({r.detail})", data
+
+    async def _not_placed(self, reason: str) -> tuple[Verdict, str, dict[str, Any]]:
+        return Verdict.FAIL, f"no test call: the bring-up would not dial this point ({reason})", {}
 
     async def _test_call(
         self,

@@ -9,6 +9,7 @@ from hil.rig import Rig
 from hil.scenario import load_scenario
 from mcu_control.audit import AuditLog
 from mcu_control.bringup import bringup
+from mcu_control.drill import Drill
 from mcu_control.site import Site
 from profiles import load_profile
 
@@ -47,6 +48,33 @@ async def test_bringup_dials_what_fits_and_names_the_rest_in_roster_order(tmp_pa
         mcu_calls = {p.name for p in await (await site.mcu()).participants("TCD-BacNinh")}
         assert not mcu_calls & set(roster[5:])
         assert "bringup.not-dialled" in [r["action"] for r in audit.records()]
+    finally:
+        await site.close()
+        await rig.stop()
+
+
+async def test_the_drill_fails_the_points_the_bringup_would_leave_out(tmp_path: Path) -> None:
+    """A drill that passes predicts the bring-up: what will not be dialled fails its test call."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "tiny-mcu.yaml").write_text(TINY, encoding="utf-8")
+    data = fast(remap_ports(demo_data()))
+    data["points"][0]["mcu"]["model"] = "tiny-mcu"
+    loaded = load_profile(write_profile(data, tmp_path))
+    rig = Rig(loaded, load_scenario("normal"))
+    await rig.start()
+    site = Site(loaded, audit=AuditLog(tmp_path / "audit.jsonl"), actor="test")
+    try:
+        roster = ["trung-tam", "luong-tai", "gia-binh", "tien-du", "que-vo", "tp-bac-ninh",
+                  "yen-phong", "thuan-thanh"]  # fmt: skip
+        report = await Drill(site, points=roster, quick=True, label="T-2h").run()
+        calls = {c.point: c for p in report.points for c in p.checks if c.check == "call.test"}
+        for pid in roster[5:]:
+            assert calls[pid].verdict.value == "fail"
+            assert "would not dial" in calls[pid].reason and "left out" in calls[pid].reason
+        for pid in roster[:5]:
+            assert "would not dial" not in calls[pid].reason
+            assert calls[pid].verdict.value == "pass", calls[pid].reason
+        assert report.exit_code == 2
     finally:
         await site.close()
         await rig.stop()
