@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +22,10 @@ from devices.interfaces import MixerEvent
 from hil.rig import Rig
 from hil.scenario import load_scenario
 from hil.sim.tesira import TesiraSim
+from mcu_control.audit import AuditLog
+from mcu_control.runtime import SiteHolder, SupervisorComponent
 from mcu_control.site import Site
+from mcu_control.state import StateStore
 from mcu_control.status import device_readers
 from mcu_control.supervisor import Backoff, DeviceSupervisor
 from profiles.loader import LoadedProfile
@@ -160,3 +164,35 @@ async def test_a_borrower_that_sees_the_link_fail_does_not_open_a_second_connect
         assert all(m is mixers[0] for m in mixers)
         assert sim.connections == 2
         assert site.connections.link(MIXER).builds == 2
+
+
+async def test_in_the_daemon_an_mqtt_or_scheduled_command_uses_the_supervisors_connection(
+    chaos_site_profile: LoadedProfile, tmp_path: Path
+) -> None:
+    """runtime.SiteHolder: the orchestrator borrows the devices the supervisors keep."""
+    rig = Rig(chaos_site_profile, load_scenario("normal"))
+    entry = next(e for e in rig._build() if MIXER in e.device.split(","))
+    sim = entry.sim
+    assert isinstance(sim, TesiraSim)
+    await sim.start()
+    holder = SiteHolder(
+        chaos_site_profile,
+        StateStore(),
+        AuditLog(tmp_path / "audit.jsonl"),
+        state_dir=tmp_path,
+    )
+    comp = SupervisorComponent(holder, interval_s=0.1, timeout_s=4 * TIMEOUT_S)
+    await comp.start()
+    try:
+        await _until(lambda: holder.store.devices[MIXER].link == "ready")
+        point = holder.site.profile.point("tien-du")
+        assert point.mixer is not None
+        channel = point.mixer.session_channels[0]
+        reply = await holder.orchestrator().set_mute("tien-du", channel, True)
+        assert reply["muted"] is True
+        assert sim.connections == 1  # the supervisor's connection, not a second one
+        assert holder.site.connections.link(MIXER).connects == 1
+    finally:
+        await comp.stop()
+        await sim.stop()
+    assert holder.store.devices[MIXER].link == "stopped"
