@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from devices.interfaces import PtzPosition
+
 
 @dataclass
 class Uptime:
@@ -21,10 +23,20 @@ class Uptime:
 
 
 @dataclass
+class Seen:
+    """The last position a camera reported, and our monotonic clock when it was read."""
+
+    position: PtzPosition
+    read_at: float
+
+
+@dataclass
 class DeviceMemory:
     """What one device's driver instances share, one after the other."""
 
     last_uptime: Uptime | None = None
+    #: a camera's last reported position (VISCA: every status read)
+    last_position: Seen | None = None
 
 
 class MemoryStore:

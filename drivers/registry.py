@@ -44,9 +44,11 @@ class DriverSpec:
     settings: str
     #: the model-file section the builder reads (`visca:`, `ttp:` …), None if none
     model_section: str | None
-    #: "module:function" of the typed builder: (loaded, point, cfg) -> the driver
-    build: str
-    #: the simulator the rig starts for this driver (hil/rig.py)
+    #: "module:function" of the typed builder: (loaded, point, cfg) -> the driver; None: the
+    #: generic builder makes it from this spec and the profile section (mcu_control.builders)
+    build: str | None
+    #: the simulator the rig starts for this driver: a name registered in hil/rig.py
+    #: (`SIMULATORS`), or "module:function" of the family's own factory
     simulator: str
     #: profile fields the driver cannot work without, besides the link
     requires: tuple[str, ...] = ()
@@ -186,7 +188,7 @@ SPECS: tuple[DriverSpec, ...] = (
         target="drivers.sip.driver:H323Codec",
         settings="profiles.codec:CodecConfig",
         model_section=None,
-        build=f"{_B}.codec:build_h323",
+        build=None,  # the generic builder: host, port, timeout_s
         simulator="h323",
     ),
 )

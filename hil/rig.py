@@ -12,14 +12,16 @@ import asyncio
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from devices.errors import ConfigError
-from drivers.registry import spec
+from drivers.registry import resolve, spec
 from hil.scenario import Scenario, load_scenario
 from profiles.camera import CameraConfig, CameraModel
+from profiles.codec import CodecConfig
 from profiles.loader import LoadedProfile
 from profiles.mixer import MixerConfig
 from profiles.schema import PointConfig
@@ -46,6 +48,49 @@ class Entry:
     address: str
     behaviour: str
     sim: Simulator | None  # None: deliberately down
+
+
+#: builds the simulator of one device from its profile section: (rig, point, cfg) -> Entry, or
+#: None when the device is served by a simulator the rig starts once for several devices
+#: (snmpsim: one process for every SNMP mixer, see `Rig._build`)
+SimFactory = Callable[["Rig", PointConfig, Any], "Entry | None"]
+
+#: the simulators the rig can start, by `DriverSpec.simulator` (drivers/registry.py); a family
+#: whose spec names its simulator as "module:function" needs no entry here (see `factory`)
+SIMULATORS: dict[str, SimFactory] = {}
+
+
+def simulator(*names: str) -> Callable[[SimFactory], SimFactory]:
+    """Register a simulator factory under one or more `DriverSpec.simulator` names."""
+
+    def register(factory: SimFactory) -> SimFactory:
+        for name in names:
+            SIMULATORS[name] = factory
+        return factory
+
+    return register
+
+
+def factory(kind: str, key: str, device: str) -> SimFactory:
+    """The simulator factory for driver `key` of interface `kind`.
+
+    `DriverSpec.simulator` is a name registered here, or "module:function" of a factory
+    in the family's own simulator module (a new family then touches nothing in this file).
+    """
+    name = spec(kind, key).simulator
+    found = SIMULATORS.get(name)
+    if found is None and ":" in name:
+        found = resolve(name)
+    if found is None:
+        raise ConfigError(
+            f"the simulated rig has no simulator for driver {key!r}",
+            device=device,
+            hint=(
+                f"register one for {name!r} with @simulator in hil/rig.py, or name it "
+                "'module:function' in the driver's DriverSpec"
+            ),
+        )
+    return found
 
 
 class Rig:
@@ -136,52 +181,34 @@ class Rig:
     # ------------------------------------------------------------------ building
 
     def _build(self) -> list[Entry]:
-        entries: list[Entry] = [self._mcu()]
-        snmp_endpoints: list[tuple[str, int]] = []
-        snmp_devices: list[str] = []
-        community: str | None = None
+        entries: list[Entry | None] = [self._mcu()]
+        self._snmp_endpoints: list[tuple[str, int]] = []
+        self._snmp_devices: list[str] = []
+        self._snmp_community: str | None = None
         for point in self.loaded.profile.points:
-            entries.append(self._codec(point))
+            entries.append(self._device("Codec", point, point.codec))
             if point.recorder is not None:
                 entries.append(self._recorder(point))
                 files = self._recorder_files(point)
                 if files is not None:
                     entries.append(files)
-            entries += [self._camera(point, cam) for cam in point.cameras]
-            mixer = point.mixer
-            if mixer is None:
-                continue
-            dev = f"{point.id}.{mixer.id}"
-            simulator = spec("AudioMixer", mixer.driver).simulator
-            if simulator == "snmpsim":
-                assert mixer.snmp is not None
-                assert mixer.host is not None
-                if self.scenario.device(dev).down:
-                    entries.append(Entry(dev, "snmpsim", "", "down", None))
-                    continue
-                if mixer.snmp.community is not None:
-                    community = mixer.snmp.community.resolve(
-                        base_dir=self.loaded.path.parent
-                    ).reveal()
-                snmp_endpoints.append((mixer.host, mixer.effective_port or 161))
-                snmp_devices.append(dev)
-            elif simulator in ("tesira-telnet", "tesira-serial"):
-                entries.append(self._tesira(point, mixer))
-            else:
-                raise ConfigError(
-                    f"the simulated rig has no simulator for mixer driver {mixer.driver!r}",
-                    device=dev,
-                    hint=f"add one for simulator {simulator!r} in hil/rig.py",
-                )
-        if snmp_endpoints:
+            entries += [self._device("PtzCamera", point, cam) for cam in point.cameras]
+            if point.mixer is not None:
+                entries.append(self._device("AudioMixer", point, point.mixer))
+        if self._snmp_endpoints:
             from hil.sim.snmp_agent import SnmpAgent
 
-            self.snmp = SnmpAgent(endpoints=snmp_endpoints, community=community or "public")
-            where = ", ".join(f"udp {h}:{p}" for h, p in snmp_endpoints)
+            endpoints = self._snmp_endpoints
+            self.snmp = SnmpAgent(endpoints=endpoints, community=self._snmp_community or "public")
+            where = ", ".join(f"udp {h}:{p}" for h, p in endpoints)
             entries.append(
-                Entry(",".join(snmp_devices), "snmpsim", where, "snmp v2c agent", self.snmp)
+                Entry(",".join(self._snmp_devices), "snmpsim", where, "snmp v2c agent", self.snmp)
             )
-        return entries
+        return [e for e in entries if e is not None]
+
+    def _device(self, kind: str, point: PointConfig, cfg: Any) -> Entry | None:
+        """The simulator the registry names for `cfg.driver` (None: a shared one serves it)."""
+        return factory(kind, cfg.driver, f"{point.id}.{cfg.id}")(self, point, cfg)
 
     def _mcu(self) -> Entry:
         from hil.sim.mcu_rig import mcu_sim_for_profile
@@ -205,24 +232,6 @@ class Rig:
         return Entry(
             f"{central.id}.{mcu.id}", type(sim).__name__, f"http://127.0.0.1:{mcu.port}", "", sim
         )
-
-    def _codec(self, point: PointConfig) -> Entry:
-        from hil.sim.sip import H323Sim, SipResponder
-
-        cfg = point.codec
-        dev = f"{point.id}.{cfg.id}"
-        b = self.scenario.device(dev)
-        behaviour = ", ".join(f"{k}={v}" for k, v in b.model_dump(exclude_defaults=True).items())
-        if b.down:
-            return Entry(dev, "codec", "", "down", None)
-        sim: Simulator
-        if spec("Codec", cfg.driver).simulator == "sip":
-            sim = SipResponder(transport=cfg.transport, host=cfg.host, port=cfg.effective_port)
-            where = f"sip {cfg.transport} {cfg.host}:{cfg.effective_port}"
-        else:
-            sim = H323Sim(host=cfg.host, port=cfg.effective_port)
-            where = f"h323 tcp {cfg.host}:{cfg.effective_port}"
-        return Entry(dev, type(sim).__name__, where, behaviour, sim)
 
     def _recorder(self, point: PointConfig) -> Entry:
         from hil.sim.sip import SipResponder
@@ -290,123 +299,182 @@ class Rig:
             writer,
         )
 
-    def _camera(self, point: PointConfig, cam: CameraConfig) -> Entry:
-        from hil.sim.ptz_motion import spread_presets
 
-        dev = f"{point.id}.{cam.id}"
-        b = self.scenario.device(dev)
-        if b.down:
-            return Entry(dev, "camera", "", "down", None)
-        move = b.move_time_s if b.move_time_s is not None else self.scenario.defaults.move_time_s
-        positions = spread_presets(list(cam.presets.values()))
-        model = self.loaded.models.get(cam.model)
-        ranges = _visca_ranges(model)
-        sim: Simulator
-        simulator = spec("PtzCamera", cam.driver).simulator
-        if simulator == "onvif-camera":
-            from hil.sim.onvif_cam import OnvifCameraSim
+# ---------------------------------------------------------------------- simulators by name
 
-            assert cam.password is not None
-            assert cam.username is not None
-            presets = {tok: (name, *positions[tok]) for name, tok in cam.presets.items()}
-            sim = OnvifCameraSim(
-                host=cam.host or "127.0.0.1",
-                port=cam.effective_port or 80,
-                username=cam.username,
-                password=cam.password.resolve(base_dir=self.loaded.path.parent).reveal(),
-                clock_offset_s=b.clock_offset_s or 0.0,
-                presets=presets,
-                move_time_s=move,
-            )
-            where = f"http://{cam.host}:{cam.effective_port}/onvif/device_service"
-            kind = "OnvifCameraSim"
-        elif simulator == "visca-ip":
-            from hil.sim.visca_cam import ViscaIpSim
 
-            sim = ViscaIpSim(
-                host=cam.host or "127.0.0.1",
-                port=cam.effective_port or 52381,
-                presets={int(n): positions[n] for n in cam.presets.values()},
-                move_time_s=move,
-                ranges=ranges,
-            )
-            where = f"udp {cam.host}:{cam.effective_port}"
-            kind = "ViscaIpSim"
-        elif simulator == "visca-serial":
-            from hil.sim.visca_cam import ViscaSerialSim
+@simulator("sip", "h323")
+def _codec(rig: Rig, point: PointConfig, cfg: CodecConfig) -> Entry:
+    from hil.sim.sip import H323Sim, SipResponder
 
-            assert cam.serial is not None
-            sim = ViscaSerialSim(
-                host="127.0.0.1",
-                port=_url_port(cam.serial.port),
-                address=cam.visca_address,
-                presets={int(n): positions[n] for n in cam.presets.values()},
-                move_time_s=move,
-                ranges=ranges,
-            )
-            where = cam.serial.port
-            kind = "ViscaSerialSim"
-        else:
-            raise ConfigError(
-                f"the simulated rig has no simulator for camera driver {cam.driver!r}",
-                device=dev,
-                hint=f"add one for simulator {simulator!r} in hil/rig.py",
-            )
-        behaviour = f"move {move:g} s" + (
-            f", clock {b.clock_offset_s:+g} s" if b.clock_offset_s else ""
-        )
-        return Entry(dev, kind, where, behaviour, sim)
+    dev = f"{point.id}.{cfg.id}"
+    b = rig.scenario.device(dev)
+    behaviour = ", ".join(f"{k}={v}" for k, v in b.model_dump(exclude_defaults=True).items())
+    if b.down:
+        return Entry(dev, "codec", "", "down", None)
+    sim: Simulator
+    if spec("Codec", cfg.driver).simulator == "sip":
+        sim = SipResponder(transport=cfg.transport, host=cfg.host, port=cfg.effective_port)
+        where = f"sip {cfg.transport} {cfg.host}:{cfg.effective_port}"
+    else:
+        sim = H323Sim(host=cfg.host, port=cfg.effective_port)
+        where = f"h323 tcp {cfg.host}:{cfg.effective_port}"
+    return Entry(dev, type(sim).__name__, where, behaviour, sim)
 
-    def _tesira(self, point: PointConfig, mixer: MixerConfig) -> Entry:
-        from hil.sim.tesira import TesiraSim
 
-        dev = f"{point.id}.{mixer.id}"
-        if self.scenario.device(dev).down:
-            return Entry(dev, "TesiraSim", "", "down", None)
-        sizes: dict[str, int] = {}
-        for ch in mixer.channels.values():
-            if ch.block:
-                sizes[ch.block] = max(sizes.get(ch.block, 0), ch.index)
-        model = self.loaded.mixer_model(mixer.model)
-        delay = self.scenario.defaults.mixer_latency_s
-        blocks: dict[str, dict[str, Any]] = {
-            tag: {
-                "type": "level",
-                "channels": n,
-                "min": model.level_min_db,
-                "max": model.level_max_db,
-            }
-            for tag, n in sizes.items()
+@dataclass(frozen=True)
+class _Motion:
+    """What every camera simulator is given: move time, preset positions, VISCA ranges."""
+
+    move: float
+    positions: dict[str, tuple[float, float, float]]
+    ranges: dict[str, int] | None
+    clock_offset_s: float
+
+    def behaviour(self) -> str:
+        clock = f", clock {self.clock_offset_s:+g} s" if self.clock_offset_s else ""
+        return f"move {self.move:g} s{clock}"
+
+
+def _motion(rig: Rig, cam: CameraConfig, b: Any) -> _Motion:
+    from hil.sim.ptz_motion import spread_presets
+
+    move = b.move_time_s if b.move_time_s is not None else rig.scenario.defaults.move_time_s
+    positions = spread_presets(list(cam.presets.values()))
+    return _Motion(
+        move, positions, _visca_ranges(rig.loaded.models.get(cam.model)), b.clock_offset_s or 0.0
+    )
+
+
+@simulator("onvif-camera")
+def _onvif_camera(rig: Rig, point: PointConfig, cam: CameraConfig) -> Entry:
+    from hil.sim.onvif_cam import OnvifCameraSim
+
+    dev = f"{point.id}.{cam.id}"
+    b = rig.scenario.device(dev)
+    if b.down:
+        return Entry(dev, "camera", "", "down", None)
+    m = _motion(rig, cam, b)
+    assert cam.password is not None
+    assert cam.username is not None
+    presets = {tok: (name, *m.positions[tok]) for name, tok in cam.presets.items()}
+    sim = OnvifCameraSim(
+        host=cam.host or "127.0.0.1",
+        port=cam.effective_port or 80,
+        username=cam.username,
+        password=cam.password.resolve(base_dir=rig.loaded.path.parent).reveal(),
+        clock_offset_s=m.clock_offset_s,
+        presets=presets,
+        move_time_s=m.move,
+    )
+    where = f"http://{cam.host}:{cam.effective_port}/onvif/device_service"
+    return Entry(dev, "OnvifCameraSim", where, m.behaviour(), sim)
+
+
+@simulator("visca-ip")
+def _visca_ip(rig: Rig, point: PointConfig, cam: CameraConfig) -> Entry:
+    from hil.sim.visca_cam import ViscaIpSim
+
+    dev = f"{point.id}.{cam.id}"
+    b = rig.scenario.device(dev)
+    if b.down:
+        return Entry(dev, "camera", "", "down", None)
+    m = _motion(rig, cam, b)
+    sim = ViscaIpSim(
+        host=cam.host or "127.0.0.1",
+        port=cam.effective_port or 52381,
+        presets={int(n): m.positions[n] for n in cam.presets.values()},
+        move_time_s=m.move,
+        ranges=m.ranges,
+    )
+    return Entry(dev, "ViscaIpSim", f"udp {cam.host}:{cam.effective_port}", m.behaviour(), sim)
+
+
+@simulator("visca-serial")
+def _visca_serial(rig: Rig, point: PointConfig, cam: CameraConfig) -> Entry:
+    from hil.sim.visca_cam import ViscaSerialSim
+
+    dev = f"{point.id}.{cam.id}"
+    b = rig.scenario.device(dev)
+    if b.down:
+        return Entry(dev, "camera", "", "down", None)
+    m = _motion(rig, cam, b)
+    assert cam.serial is not None
+    sim = ViscaSerialSim(
+        host="127.0.0.1",
+        port=_url_port(cam.serial.port),
+        address=cam.visca_address,
+        presets={int(n): m.positions[n] for n in cam.presets.values()},
+        move_time_s=m.move,
+        ranges=m.ranges,
+    )
+    return Entry(dev, "ViscaSerialSim", cam.serial.port, m.behaviour(), sim)
+
+
+@simulator("snmpsim")
+def _snmp(rig: Rig, point: PointConfig, mixer: MixerConfig) -> Entry | None:
+    """SNMP mixers share one snmpsim process, started by `Rig._build` after every device."""
+    dev = f"{point.id}.{mixer.id}"
+    assert mixer.snmp is not None
+    assert mixer.host is not None
+    if rig.scenario.device(dev).down:
+        return Entry(dev, "snmpsim", "", "down", None)
+    if mixer.snmp.community is not None:
+        rig._snmp_community = mixer.snmp.community.resolve(base_dir=rig.loaded.path.parent).reveal()
+    rig._snmp_endpoints.append((mixer.host, mixer.effective_port or 161))
+    rig._snmp_devices.append(dev)
+    return None
+
+
+@simulator("tesira-telnet", "tesira-serial")
+def _tesira(rig: Rig, point: PointConfig, mixer: MixerConfig) -> Entry:
+    from hil.sim.tesira import TesiraSim
+
+    dev = f"{point.id}.{mixer.id}"
+    if rig.scenario.device(dev).down:
+        return Entry(dev, "TesiraSim", "", "down", None)
+    sizes: dict[str, int] = {}
+    for ch in mixer.channels.values():
+        if ch.block:
+            sizes[ch.block] = max(sizes.get(ch.block, 0), ch.index)
+    model = rig.loaded.mixer_model(mixer.model)
+    delay = rig.scenario.defaults.mixer_latency_s
+    blocks: dict[str, dict[str, Any]] = {
+        tag: {
+            "type": "level",
+            "channels": n,
+            "min": model.level_min_db,
+            "max": model.level_max_db,
         }
-        if model.ttp is not None and model.ttp.meter_block:
-            blocks[model.ttp.meter_block] = {
-                "type": "meter",
-                "channels": max(sizes.values(), default=1),
-            }
-        if spec("AudioMixer", mixer.driver).link != "serial":
-            port = mixer.effective_port or 23
-            sim = TesiraSim(
-                transport="telnet",
-                host=mixer.host or "127.0.0.1",
-                port=port,
-                blocks=blocks,
-                reply_delay_s=delay,
-            )
-            where = f"telnet {mixer.host}:{port}"
-        else:
-            assert mixer.serial is not None
-            sim = TesiraSim(
-                transport="serial-tcp",
-                host="127.0.0.1",
-                port=_url_port(mixer.serial.port),
-                blocks=blocks,
-                reply_delay_s=delay,
-            )
-            where = mixer.serial.port
-        behaviour = f"blocks {', '.join(blocks)}" + (
-            f", reply {delay * 1000:g} ms" if delay else ""
+        for tag, n in sizes.items()
+    }
+    if model.ttp is not None and model.ttp.meter_block:
+        blocks[model.ttp.meter_block] = {
+            "type": "meter",
+            "channels": max(sizes.values(), default=1),
+        }
+    if spec("AudioMixer", mixer.driver).link != "serial":
+        port = mixer.effective_port or 23
+        sim = TesiraSim(
+            transport="telnet",
+            host=mixer.host or "127.0.0.1",
+            port=port,
+            blocks=blocks,
+            reply_delay_s=delay,
         )
-        return Entry(dev, "TesiraSim", where, behaviour, sim)
+        where = f"telnet {mixer.host}:{port}"
+    else:
+        assert mixer.serial is not None
+        sim = TesiraSim(
+            transport="serial-tcp",
+            host="127.0.0.1",
+            port=_url_port(mixer.serial.port),
+            blocks=blocks,
+            reply_delay_s=delay,
+        )
+        where = mixer.serial.port
+    behaviour = f"blocks {', '.join(blocks)}" + (f", reply {delay * 1000:g} ms" if delay else "")
+    return Entry(dev, "TesiraSim", where, behaviour, sim)
 
 
 def _call_fields(b: Any, d: Any) -> dict[str, Any]:

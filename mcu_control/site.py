@@ -1,23 +1,25 @@
-"""A site at run time: the profile, its devices (built on first use), the state store and audit.
+"""A site at run time: the profile, its devices (borrowed from their owner), the store and audit.
 
-Devices are built and connected lazily, each under its own lock, so a drill that touches
-nine points connects the shared MCU once, and a device that fails to connect is rebuilt on
-the next use instead of poisoning the cache.
+The devices' connections belong to `self.connections` (mcu_control/connections.py): `mcu()`,
+`camera()`, `mixer()`, `codec()` borrow the live device from it, which connects it on first
+use under the device's own lock, so a drill that touches nine points connects the shared MCU
+once. In the daemon the supervisors and the orchestrator share one Site, hence one owner; a
+one-shot CLI command's Site owns its short-lived connections and closes them on exit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from devices.errors import McuControlError
-from devices.interfaces import AudioMixer, Codec, ConnectionState, Device, Mcu, PtzCamera
+from devices.interfaces import AudioMixer, Codec, Device, Mcu, MixerEvent, PtzCamera
 from mcu_control import factory
 from mcu_control.audit import AuditLog, audit_gap
+from mcu_control.connections import Connections
 from mcu_control.state import StateStore
 from profiles.camera import CameraConfig
 from profiles.codec import CodecConfig
@@ -39,11 +41,9 @@ class StepEvent:
 
 log = logging.getLogger("mcu_control.site")
 
-CLOSE_TIMEOUT_S = 3.0
-
 
 class Site:
-    """Owns the device objects of one profile; `close()` releases them all."""
+    """One profile's devices (through its `Connections`); `close()` releases them all."""
 
     def __init__(
         self,
@@ -52,6 +52,7 @@ class Site:
         store: StateStore | None = None,
         audit: AuditLog | None = None,
         actor: str = "cli",
+        connections: Connections | None = None,
     ) -> None:
         self.loaded = loaded
         self.profile = loaded.profile
@@ -60,8 +61,8 @@ class Site:
             self.store.seed(self.profile)
         self.audit = audit
         self.actor = actor
-        self._devices: dict[str, Device] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        #: the one owner of the devices' connections (shared with the supervisors)
+        self.connections = connections or Connections(self.store)
         #: who hears the steps' events: the store's event stream, the audit log (in that order)
         self.listeners: list[Callable[[StepEvent], None]] = [self._to_store, self._to_audit]
 
@@ -116,6 +117,31 @@ class Site:
             f"{point.id}.{mixer.id}", lambda: factory.build_mixer(self.loaded, point, mixer)
         )
 
+    async def watch_mixer(
+        self,
+        point: PointConfig,
+        on_event: Callable[[MixerEvent], None],
+        *,
+        meter_rate_ms: int = 500,
+    ) -> None:
+        """Hear `point`'s mixer events for the life of the site, across reconnections.
+
+        The subscription is taken now and again by an `on_connected` hook after every
+        reconnection by the owner (a DSP that restarted forgot it, and the owner connects a
+        new driver instance).
+        """
+        mixer_cfg = point.mixer
+        assert mixer_cfg is not None
+        key = f"{point.id}.{mixer_cfg.id}"
+
+        async def resubscribe(_key: str, device: Device) -> None:
+            if isinstance(device, AudioMixer):
+                await device.subscribe(on_event, meter_rate_ms=meter_rate_ms)
+
+        mixer = await self.mixer(point)
+        self.connections.add_hook(key, resubscribe)
+        await mixer.subscribe(on_event, meter_rate_ms=meter_rate_ms)
+
     def emit(
         self, kind: str | None, *, audit: str | None = None, target: str | None = None, **data: Any
     ) -> None:
@@ -148,38 +174,11 @@ class Site:
         if event.audit is not None:
             self.record(event.audit, target=event.target, **event.data)
 
-    async def drop(self, key: str) -> None:
-        """Close and forget one device (after a failure, so the next use reconnects)."""
-        dev = self._devices.pop(key, None)
-        if dev is not None:
-            await _close_quietly(dev)
-
     async def close(self) -> None:
-        devices = list(self._devices.values())
-        self._devices.clear()
-        await asyncio.gather(*(_close_quietly(d) for d in devices))
+        await self.connections.close()
 
     async def _get(self, key: str, build: Callable[[], D]) -> D:
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            dev = self._devices.get(key)
-            if dev is None or dev.state in (ConnectionState.CLOSED, ConnectionState.FAILED):
-                dev = build()
-                self._devices[key] = dev
-            if dev.state is not ConnectionState.CONNECTED:
-                try:
-                    await dev.connect()
-                except BaseException:
-                    self._devices.pop(key, None)
-                    await _close_quietly(dev)
-                    raise
-            return dev  # type: ignore[return-value]
-
-
-async def _close_quietly(dev: Device) -> None:
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(CLOSE_TIMEOUT_S):
-            await dev.close()
+        return await self.connections.borrow(key, build)
 
 
 async def bounded(coro: Awaitable[D], timeout_s: float) -> D:

@@ -64,7 +64,11 @@ async def poll(site: Site, *, timeout_s: float = 5.0) -> dict[str, Any]:
 
 
 async def read_device(site: Site, device_id: str, read: Reader, timeout_s: float) -> bool:
-    """One health read into the store; on failure the connection is dropped. True if it answered."""
+    """One health read into the store; a failure is reported to the connections' owner.
+
+    True if it answered. The owner decides what a failure means for the connection
+    (mcu_control/connections.py): the reader never closes nor rebuilds a device.
+    """
     try:
         async with asyncio.timeout(timeout_s):
             h = await read()
@@ -76,7 +80,7 @@ async def read_device(site: Site, device_id: str, read: Reader, timeout_s: float
             reason=str(exc),
             error_kind=exc.kind,
         )
-        await site.drop(device_id)  # one-shot connection: the next read reconnects
+        await site.connections.failed(device_id, exc)
         return False
     except TimeoutError:
         site.store.update_device(
@@ -86,7 +90,7 @@ async def read_device(site: Site, device_id: str, read: Reader, timeout_s: float
             reason=f"{device_id}: no answer within {timeout_s:g} s — check its power and network",
             error_kind="timeout",
         )
-        await site.drop(device_id)
+        await site.connections.failed(device_id, TimeoutError())
         return False
     site.store.update_device(
         device_id,
@@ -96,7 +100,11 @@ async def read_device(site: Site, device_id: str, read: Reader, timeout_s: float
         details=dict(h.details),
         error_kind=None,
     )
-    return h.state is not HealthState.DOWN
+    if h.state is HealthState.DOWN:
+        await site.connections.failed(device_id)
+        return False
+    await site.connections.ok(device_id)
+    return True
 
 
 def device_readers(site: Site) -> dict[str, Reader]:

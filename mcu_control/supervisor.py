@@ -1,10 +1,12 @@
 """Per-device supervisors: keep each device's state fresh in the store, whatever it does.
 
-A supervisor connects, then asks the device's health every `interval_s` (that periodic
-query is also what detects a half-open link: a link that stopped answering fails the query
-by its timeout). On failure the connection object is dropped and a new one is tried with
-capped exponential backoff; after every reconnect the full state is read again. A device
-that is down at start only delays its own supervisor.
+A supervisor asks the device's health every `interval_s` (that periodic query is also what
+detects a half-open link: a link that stopped answering fails the query by its timeout).
+The connection itself belongs to the site's `Connections` (mcu_control/connections.py): a
+failed read is reported to it, it closes the link and backs off, and the supervisor's next
+read — after the owner's backoff — reconnects through it; after every reconnect the full
+state is read again and the `on_connected` hooks run. A device that is down at start only
+delays its own supervisor.
 
 All supervisors of a site share one `ReadBudget`: health reads cost ~1–2 ms of CPU each
 (an ONVIF camera's are SOAP), so 4500 devices read every 15 s would take a third of a core.
@@ -16,32 +18,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from enum import StrEnum
 
+from devices.interfaces import Device
+from mcu_control.connections import Backoff, LinkState
 from mcu_control.site import Site
 from mcu_control.state import PointPhase
 from mcu_control.status import Reader, apply_calls, device_readers, read_calls, read_device
 
+__all__ = [
+    "Backoff",
+    "CallSupervisor",
+    "DeviceSupervisor",
+    "LinkState",
+    "OnConnected",
+    "ReadBudget",
+    "phase_counts",
+    "supervisors",
+]
+
 log = logging.getLogger("mcu_control.supervisor")
-
-
-@dataclass(frozen=True)
-class Backoff:
-    initial_s: float = 1.0
-    max_s: float = 60.0
-    factor: float = 2.0
-    jitter: float = 0.2  # ± fraction, so nine devices that failed together do not retry together
-
-    def delays(self) -> Callable[[int], float]:
-        def delay(attempt: int) -> float:
-            base = min(self.max_s, self.initial_s * self.factor**attempt)
-            return base * (1 + random.uniform(-self.jitter, self.jitter))
-
-        return delay
 
 
 class ReadBudget:
@@ -73,15 +70,6 @@ class ReadBudget:
             self._tokens -= 1
 
 
-class LinkState(StrEnum):
-    """Where a supervisor is with its device's connection; published as the device's `link`."""
-
-    CONNECTING = "connecting"  # a read is under way and the device has not answered yet
-    READY = "ready"  # the last read answered
-    BACKOFF = "backoff"  # the last read failed; waiting before the next try
-    STOPPED = "stopped"  # not supervised
-
-
 #: run after a (re)connection: the device answered after not having answered (e.g. renew
 #: Tesira subscriptions); a failing hook is logged, it does not fail the device
 OnConnected = Callable[[str], Awaitable[None]]
@@ -90,8 +78,9 @@ OnConnected = Callable[[str], Awaitable[None]]
 class DeviceSupervisor:
     """Keeps one device's record in the store current; never raises out of its task.
 
-    It owns the device's connection lifecycle: `link` (LinkState) is published to the store
-    at every change, and `on_connected` hooks run each time the device answers again.
+    The site's `Connections` owns the connection: the supervisor registers its backoff
+    policy and `on_connected` hooks there; `link` (LinkState) is the owner's state, which it
+    publishes to the store at every change.
     """
 
     def __init__(
@@ -102,7 +91,7 @@ class DeviceSupervisor:
         *,
         interval_s: float = 15.0,
         timeout_s: float = 5.0,
-        backoff: Backoff = Backoff(),
+        backoff: Backoff | None = None,
         budget: ReadBudget | None = None,
         on_connected: list[OnConnected] | None = None,
     ) -> None:
@@ -111,15 +100,30 @@ class DeviceSupervisor:
         self.read = read
         self.interval_s = interval_s
         self.timeout_s = timeout_s
-        self.backoff = backoff
+        self.backoff = backoff or Backoff()
         self.budget = budget
         self.on_connected = list(on_connected or [])
         self.failures = 0
         self.reconnects = 0
-        self.link = LinkState.STOPPED
         self._task: asyncio.Task[None] | None = None
 
+        async def hook(device_id: str, _device: Device) -> None:
+            for h in self.on_connected:
+                try:
+                    await h(device_id)
+                except Exception:
+                    log.warning("%s: on_connected hook failed", device_id, exc_info=True)
+
+        self._hook = hook
+
+    @property
+    def link(self) -> LinkState:
+        return self.site.connections.state(self.device_id)
+
     def start(self) -> None:
+        conns = self.site.connections
+        conns.supervise(self.device_id, self.backoff)
+        conns.add_hook(self.device_id, self._hook)
         self._task = asyncio.get_running_loop().create_task(
             self._run(), name=f"supervise:{self.device_id}"
         )
@@ -129,23 +133,23 @@ class DeviceSupervisor:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        self._set_link(LinkState.STOPPED)
+        self.site.connections.remove_hook(self.device_id, self._hook)
+        await self.site.connections.stop(self.device_id)
 
     async def check_once(self) -> bool:
         """One health read into the store; True if the device answered."""
         return await read_device(self.site, self.device_id, self.read, self.timeout_s)
 
     async def _run(self) -> None:
-        delay = self.backoff.delays()
+        conns = self.site.connections
         while True:
             if self.budget is not None:
                 await self.budget.acquire()
-            if self.link is not LinkState.READY:
-                self._set_link(LinkState.CONNECTING)
             try:
                 ok = await self.check_once()
             except Exception:  # a bug must not kill supervision of this device
                 log.exception("%s: supervisor read failed unexpectedly", self.device_id)
+                await conns.failed(self.device_id)
                 ok = False
             if ok:
                 if self.failures:
@@ -153,9 +157,6 @@ class DeviceSupervisor:
                     log.info("%s: back after %d failed reads", self.device_id, self.failures)
                     self.site.store.event("device-recovered", device=self.device_id)
                 self.failures = 0
-                if self.link is not LinkState.READY:
-                    self._set_link(LinkState.READY)
-                    await self._connected()
                 await asyncio.sleep(self.interval_s)
             else:
                 if self.failures == 0:
@@ -169,23 +170,13 @@ class DeviceSupervisor:
                         device=self.device_id,
                         reason=self.site.store.devices[self.device_id].reason,
                     )
-                wait = delay(self.failures)
                 self.failures += 1
-                self._set_link(LinkState.BACKOFF)
+                # the owner's backoff (an answer the device refused keeps the link: the
+                # supervisor then waits its normal interval)
+                wait = conns.retry_in(self.device_id)
+                if conns.state(self.device_id) is not LinkState.BACKOFF:
+                    wait = self.interval_s
                 await asyncio.sleep(wait)
-
-    def _set_link(self, link: LinkState) -> None:
-        self.link = link
-        if self.device_id in self.site.store.devices:
-            self.site.store.update_device(self.device_id, link=link.value)
-
-    async def _connected(self) -> None:
-        for hook in self.on_connected:
-            try:
-                async with asyncio.timeout(self.timeout_s):
-                    await hook(self.device_id)
-            except Exception:
-                log.warning("%s: on_connected hook failed", self.device_id, exc_info=True)
 
 
 def supervisors(

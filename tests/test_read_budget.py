@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from mcu_control.connections import Connections
 from mcu_control.state import StateStore
 from mcu_control.supervisor import DeviceSupervisor, ReadBudget
 
@@ -58,7 +59,8 @@ async def test_supervisors_sharing_a_budget_stay_under_it_and_share_it_fairly() 
     budget = ReadBudget(per_s=40, burst=10)
     # check_once is overridden: only the store is touched (the link state of unknown devices
     # is not published)
-    site: Any = SimpleNamespace(store=StateStore())
+    store = StateStore()
+    site: Any = SimpleNamespace(store=store, connections=Connections(store))
     sups = [
         CountingSupervisor(site, f"p{i}.cam", read=None, interval_s=0.001, budget=budget)  # type: ignore[arg-type]
         for i in range(25)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -25,6 +26,7 @@ from devices.interfaces import (
     PtzPosition,
     PtzStatus,
 )
+from devices.memory import MEMORY, DeviceMemory, Seen
 from drivers.visca import codec
 from drivers.visca.codec import PanDir, TiltDir, ViscaDecodeError
 from drivers.visca.transport import ViscaTransport
@@ -87,9 +89,18 @@ class ViscaCamera(PtzCamera):
         model: str = "",
         timeout_s: float = 3.0,
         motion_probe_s: float = 0.15,
+        memory: DeviceMemory | None = None,
     ) -> None:
         super().__init__(name)
         self.transport = transport
+        #: what outlives this instance (the last position read), keyed by name and address
+        self.memory = (
+            memory
+            if memory is not None
+            else MEMORY.for_device(
+                name, getattr(transport, "host", "serial"), getattr(transport, "port", "")
+            )
+        )
         self.ranges = ranges
         #: token (memory number as text) → display name, from the profile
         self.preset_names = dict(preset_names or {})
@@ -253,7 +264,9 @@ class ViscaCamera(PtzCamera):
             await asyncio.sleep(self.motion_probe_s)
             second = await self._read_units()
             moving, first = second != first, second
-        return PtzStatus(position=to_generic(*first, self.ranges), moving=moving)
+        position = to_generic(*first, self.ranges)
+        self.memory.last_position = Seen(position, time.monotonic())
+        return PtzStatus(position=position, moving=moving)
 
     async def _read_units(self) -> tuple[int, int, int]:
         pan, tilt = self._decode(

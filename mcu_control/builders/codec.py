@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from devices.interfaces import Codec
-    from drivers.sip.driver import H323Codec, SipCodec
+    from drivers.sip.driver import SipCodec
     from profiles.codec import CodecConfig
     from profiles.loader import LoadedProfile
     from profiles.schema import PointConfig
 
 
 def build(loaded: LoadedProfile, point: PointConfig, cfg: CodecConfig) -> Codec:
-    """SIP OPTIONS or H.323 connect check (the registry's builder for the codec's key)."""
+    """SIP OPTIONS or H.323 connect check (H.323: the generic builder, drivers/registry.py)."""
     from devices.interfaces import Codec
     from mcu_control.builders import build as build_any
 
@@ -32,12 +32,4 @@ def build_sip(loaded: LoadedProfile, point: PointConfig, cfg: CodecConfig) -> Si
         transport=cfg.transport,
         uri=cfg.address,
         timeout_s=cfg.timeout_s,
-    )
-
-
-def build_h323(loaded: LoadedProfile, point: PointConfig, cfg: CodecConfig) -> H323Codec:
-    from drivers.sip.driver import H323Codec
-
-    return H323Codec(
-        f"{point.id}.{cfg.id}", host=cfg.host, port=cfg.effective_port, timeout_s=cfg.timeout_s
     )

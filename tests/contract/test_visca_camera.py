@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from ptz_rigs import Rig, close_rig, make_rig, visca_cam, visca_presets
+from ptz_rigs import SRG_300H, Rig, close_rig, make_rig, visca_cam, visca_presets
 
 from devices.errors import (
     ConfigError,
@@ -16,6 +16,7 @@ from devices.errors import (
     TransportError,
 )
 from drivers.visca.codec import ErrorCode
+from drivers.visca.driver import ViscaCamera
 from drivers.visca.ip import ViscaIpTransport
 from drivers.visca.serial import ViscaSerialTransport
 from hil.sim.visca_cam import ViscaIpSim, ViscaSerialSim
@@ -199,3 +200,33 @@ def test_spread_presets_are_distinct() -> None:
     table = spread_presets(["1", "2", "3", "preset-chu-tri"])
     assert len(set(table.values())) == 4
     assert all(-1 <= p <= 1 and -1 <= t <= 1 and 0 <= z <= 1 for p, t, z in table.values())
+
+
+async def test_the_last_position_outlives_the_driver_instance() -> None:
+    """A reconnection builds a new driver: the camera's last position is not lost with it."""
+    from devices.interfaces import PtzPosition
+    from devices.memory import MemoryStore
+
+    sim = ViscaIpSim(presets=visca_presets(), move_time_s=0.05)
+    await sim.start()
+    memories = MemoryStore()
+
+    def instance() -> ViscaCamera:
+        transport = ViscaIpTransport("test.mem", host="127.0.0.1", port=sim.port, timeout_s=1.0)
+        memory = memories.for_device("test.mem", "127.0.0.1", sim.port)
+        return ViscaCamera("test.mem", transport, ranges=SRG_300H, timeout_s=1.0, memory=memory)
+
+    first = instance()
+    try:
+        await first.absolute_move(PtzPosition(0.25, -0.5, 0.5), timeout_s=3.0)
+        seen = (await first.status()).position
+    finally:
+        await first.close()
+    second = instance()  # what the owner of the connections builds after an outage
+    try:
+        remembered = second.memory.last_position
+        assert remembered is not None and remembered.position == seen
+        assert remembered.position is not None and abs(remembered.position.pan - 0.25) < 0.01
+    finally:
+        await second.close()
+        await sim.stop()
