@@ -116,21 +116,9 @@ class HttpTransport:
             len(response.content),
             elapsed_ms,
         )
-        status = response.status_code
-        if status in (401, 403):
-            raise AuthenticationError(
-                f"HTTP {status} {response.reason_phrase} for {what}",
-                device=self.name,
-                hint="check the user name and password in the profile",
-                code=f"http-{status}",
-            )
-        if not 200 <= status < 300:
-            raise DeviceError(
-                f"HTTP {status} {response.reason_phrase} from {self.url} during {what}",
-                device=self.name,
-                hint="the MCU's web service failed; check its event log and retry",
-                code=f"http-{status}",
-            )
+        check_status(
+            response.status_code, response.reason_phrase, device=self.name, url=self.url, what=what
+        )
         return response.content
 
     async def close(self) -> None:
@@ -151,6 +139,24 @@ class HttpTransport:
                 ),
             )
         return self._client
+
+
+def check_status(status: int, reason: str, *, device: str, url: str, what: str) -> None:
+    """An MCU's HTTP answer that is not 2xx, as the error it means (401/403: credentials)."""
+    if status in (401, 403):
+        raise AuthenticationError(
+            f"HTTP {status} {reason} for {what}",
+            device=device,
+            hint="check the user name and password in the profile",
+            code=f"http-{status}",
+        )
+    if not 200 <= status < 300:
+        raise DeviceError(
+            f"HTTP {status} {reason} from {url} during {what}",
+            device=device,
+            hint="the MCU's web service failed; check its event log and retry",
+            code=f"http-{status}",
+        )
 
 
 def _reason(exc: BaseException) -> str:

@@ -17,14 +17,13 @@ import time
 import h11
 
 from devices.errors import (
-    AuthenticationError,
-    DeviceError,
     DeviceTimeoutError,
     ProtocolError,
     TransportError,
 )
 from devices.interfaces import ConnectionState
 from devices.secrets import redact
+from drivers.http import check_status
 
 #: an answer larger than this is not an RMX answer
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
@@ -186,20 +185,7 @@ class RmxLink:
             await self.close()  # the server said Connection: close; the session ends with it
         else:
             self._h11.start_next_cycle()
-        if status in (401, 403):
-            raise AuthenticationError(
-                f"HTTP {status} {reason} for {what}",
-                device=self.name,
-                hint="check the user name and password in the profile",
-                code=f"http-{status}",
-            )
-        if not 200 <= status < 300:
-            raise DeviceError(
-                f"HTTP {status} {reason} from {self.url} during {what}",
-                device=self.name,
-                hint="the MCU's web service failed; check its event log and retry",
-                code=f"http-{status}",
-            )
+        check_status(status, reason, device=self.name, url=self.url, what=what)
         return data
 
     async def close(self) -> None:
