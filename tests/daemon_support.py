@@ -30,17 +30,18 @@ def daemon_argv(profile: Path, state: Path, *extra: str) -> list[str]:
     ]
 
 
-async def run_cli(
+async def start_cli(
     *args: str,
     state: Path,
-    timeout: float = 90,
     env: dict[str, str] | None = None,
     drop: tuple[str, ...] = (),
-) -> tuple[int, str, str]:
-    """`python -m cli ARGS` as a real process on `state`: (exit code, stdout, stderr).
+    output: int | None = None,
+) -> Any:
+    """`python -m cli ARGS` started as a real process on `state` (an asyncio Process).
 
     `env` adds to (and `drop` removes from) this process's environment; COLUMNS is 200 unless
-    dropped, so tables and messages are not wrapped at the default 80.
+    dropped, so tables and messages are not wrapped at the default 80. `output`: where stdout
+    and stderr go (default: pipes).
     """
     import asyncio
     import os
@@ -48,16 +49,23 @@ async def run_cli(
     full = dict(os.environ, MCU_CONTROL_STATE_DIR=str(state), COLUMNS="200", **(env or {}))
     for name in drop:
         full.pop(name, None)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        *args,
-        cwd=ROOT,
-        env=full,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    where = asyncio.subprocess.PIPE if output is None else output
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cli", *args, cwd=ROOT, env=full, stdout=where, stderr=where
     )
+
+
+async def run_cli(
+    *args: str,
+    state: Path,
+    timeout: float = 90,
+    env: dict[str, str] | None = None,
+    drop: tuple[str, ...] = (),
+) -> tuple[int, str, str]:
+    """`python -m cli ARGS` run to its end (see start_cli): (exit code, stdout, stderr)."""
+    import asyncio
+
+    proc = await start_cli(*args, state=state, env=env, drop=drop)
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from daemon_support import run_cli, start_cli
 
 from chaos.conftest import RigFactory
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 DIAL_LATENCY_S = 2.0
 SLOW = 3  # points whose calls take SLOW_DIAL_S, so the second run finds them in progress
 SLOW_DIAL_S = 5.0
@@ -121,34 +119,12 @@ def _names(state: Any, conf: str) -> set[str]:
     return {n for c, n in state.participants if c == conf}
 
 
-def _env(state: Path) -> dict[str, str]:
-    return dict(os.environ, MCU_CONTROL_STATE_DIR=str(state), COLUMNS="200")
-
-
 async def _start_cli(*args: str, state: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        *args,
-        cwd=ROOT,
-        env=_env(state),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+    proc: asyncio.subprocess.Process = await start_cli(
+        *args, state=state, output=asyncio.subprocess.DEVNULL
     )
+    return proc
 
 
 async def _cli(*args: str, state: Path, timeout: float = 60) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        *args,
-        cwd=ROOT,
-        env=_env(state),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await run_cli(*args, state=state, timeout=timeout)

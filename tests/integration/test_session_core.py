@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import os
 import signal
-import sys
 import time
 import unicodedata
 from pathlib import Path
 from typing import Any
+
+from daemon_support import start_cli
 
 from hil.genprofile import demo_data, remap_ports, write_profile
 from hil.rig import Rig
@@ -28,24 +28,10 @@ from profiles.naming import drill_name, participant_name
 
 from .conftest import fast
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _env(state: Path) -> dict[str, str]:
-    return dict(os.environ, MCU_CONTROL_STATE_DIR=str(state), COLUMNS="200")
-
 
 async def _start(*args: str, state: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        *args,
-        cwd=ROOT,
-        env=_env(state),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc: asyncio.subprocess.Process = await start_cli(*args, state=state)
+    return proc
 
 
 async def _finish(proc: asyncio.subprocess.Process, timeout: float = 60) -> tuple[int, str, str]:
