@@ -93,10 +93,13 @@ class XmlHttpSimulator:
         """Answer one request body (subclasses implement the protocol)."""
         raise NotImplementedError
 
-    async def _serve(self, request: web.Request) -> web.StreamResponse:
-        if request.method != "POST":
-            return web.Response(status=405, text="POST only\n")
-        body = await request.read()
+    async def _injected_fault(
+        self, request: web.Request, content_type: str
+    ) -> web.StreamResponse | None:
+        """The answer the configured faults give instead of the real one (None: no fault).
+
+        Delays first; `drop` aborts the socket; `http_500` and `malformed` answer so.
+        """
         if self.faults.delay_s > 0:
             try:
                 async with asyncio.timeout(self.faults.delay_s):
@@ -110,7 +113,16 @@ class XmlHttpSimulator:
         if self.faults.http_500:
             return web.Response(status=500, text="Internal Server Error\n")
         if self.faults.malformed:
-            return web.Response(body=MALFORMED_BODY, content_type="text/xml")
+            return web.Response(body=MALFORMED_BODY, content_type=content_type)
+        return None
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
+        if request.method != "POST":
+            return web.Response(status=405, text="POST only\n")
+        body = await request.read()
+        fault = await self._injected_fault(request, "text/xml")
+        if fault is not None:
+            return fault
         try:
             reply = self.handle(body)
         except Exception:

@@ -40,7 +40,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hil.sim.http_sim import MALFORMED_BODY, XmlHttpSimulator
+from hil.sim.http_sim import XmlHttpSimulator
 from hil.sim.mcu_state import McuState, SimConference, SimFaultError, SimParticipant
 
 #: RETURN_STATUS descriptions (§2, §4–§7); a number without a string renders "#<n>" (§13)
@@ -266,20 +266,9 @@ class RmxSim(XmlHttpSimulator):
 
     async def _answer(self, request: web.Request, conn: object) -> web.StreamResponse:
         body = await request.read()
-        if self.faults.delay_s > 0:
-            try:
-                async with asyncio.timeout(self.faults.delay_s):
-                    await self._stopping.wait()
-            except TimeoutError:
-                pass
-        if self.faults.drop:
-            if request.transport is not None:
-                request.transport.abort()
-            raise web.HTTPServiceUnavailable  # never written: the socket is gone
-        if self.faults.http_500:
-            return web.Response(status=500, text="Internal Server Error\n")
-        if self.faults.malformed:
-            return web.Response(body=MALFORMED_BODY, content_type="application/xml")
+        fault = await self._injected_fault(request, "application/xml")
+        if fault is not None:
+            return fault
         token = _CONN.set(conn)
         try:
             reply = self.handle(body)
