@@ -68,6 +68,7 @@ async def bringup(
     points: list[str] | None = None,
     report: BringupReport | None = None,
     on_event: BringupObserver | None = None,
+    national: bool = False,
 ) -> BringupReport:
     """Connect every (or the named) point, presets, microphones and the recording link.
 

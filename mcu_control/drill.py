@@ -52,8 +52,10 @@ class Drill:
         quick: bool = False,
         label: str = "manual",
         progress: Progress | None = None,
+        national: bool = False,
     ) -> None:
         self.site = site
+        self.national = national
         self.cfg = site.profile.drill
         self.points = site.points(points)
         self.quick = quick

@@ -69,8 +69,13 @@ class Orchestrator:
         quick: bool = False,
         label: str = "manual",
         progress: Progress | None = None,
+        national: bool = False,
     ) -> DrillReport:
-        """Run the drill under the session lock and store its report."""
+        """Run the drill under the session lock and store its report.
+
+        `national`: the session joins the national reception office, so the drill also tests
+        the upstream link (profile `upstream`).
+        """
         ids = self.resolve_points(points)
         done: list[CheckResult] = []
 
@@ -79,7 +84,9 @@ class Orchestrator:
             if progress is not None:
                 progress(result)
 
-        drill = Drill(self.site, points=ids, quick=quick, label=label, progress=tally)
+        drill = Drill(
+            self.site, points=ids, quick=quick, label=label, progress=tally, national=national
+        )
         total = drill.planned_checks()
 
         def where() -> str:
@@ -93,14 +100,24 @@ class Orchestrator:
         self.store_warning = save_or_warn(report, self.state_dir)
         return report
 
-    def planned_drill_checks(self, *, points: list[str] | None = None, quick: bool = False) -> int:
+    def planned_drill_checks(
+        self, *, points: list[str] | None = None, quick: bool = False, national: bool = False
+    ) -> int:
         """How many checks a drill of these points will report (for a progress bar)."""
-        return Drill(self.site, points=self.resolve_points(points), quick=quick).planned_checks()
+        ids = self.resolve_points(points)
+        return Drill(self.site, points=ids, quick=quick, national=national).planned_checks()
 
     async def bringup(
-        self, *, points: list[str] | None = None, on_event: BringupObserver | None = None
+        self,
+        *,
+        points: list[str] | None = None,
+        on_event: BringupObserver | None = None,
+        national: bool = False,
     ) -> BringupReport:
-        """Bring the session up under the session lock; `on_event` hears its progress."""
+        """Bring the session up under the session lock; `on_event` hears its progress.
+
+        `national`: the session joins the national reception office (profile `upstream`).
+        """
         import datetime as dt
 
         from mcu_control.bringup import bringup
@@ -136,7 +153,9 @@ class Orchestrator:
 
         return await self._session(
             "bringup",
-            lambda: bringup(self.site, points=ids, report=report, on_event=on_event),
+            lambda: bringup(
+                self.site, points=ids, report=report, on_event=on_event, national=national
+            ),
             where,
         )
 

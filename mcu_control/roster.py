@@ -34,6 +34,7 @@ class SessionRoster:
     title: str
     names: tuple[str, ...]
     points: tuple[str, ...]
+    national: bool = False  # the session joins the national reception office (`upstream`)
 
 
 def occurrence_points(profile: Profile, occ: Occurrence) -> tuple[str, ...]:
@@ -59,15 +60,16 @@ def session_roster(
     """
     names: tuple[str, ...] | None = None
     title = ""
+    national = False
     for rule in profile.sessions.rules:
         if rule.id == session_id:
-            names, title = tuple(rule.roster), rule.title
+            names, title, national = tuple(rule.roster), rule.title, rule.national
     for one in profile.sessions.one_off:
         if one.id == session_id:
-            names, title = tuple(one.roster), one.title
+            names, title, national = tuple(one.roster), one.title, one.national
     for change in changes:
         if isinstance(change, AddedSession) and change.session_id == session_id:
-            names, title = change.roster, change.title
+            names, title, national = change.roster, change.title, change.national
     if names is None:
         known = [r.id for r in profile.sessions.rules] + [s.id for s in profile.sessions.one_off]
         known += [c.session_id for c in changes if isinstance(c, AddedSession)]
@@ -81,7 +83,7 @@ def session_roster(
             f"session {session_id!r} names no point or group {', '.join(found.unknown)}",
             hint=f"a roster names {roster.describe_names(profile)}",
         )
-    return SessionRoster(session_id, title, names, found.points)
+    return SessionRoster(session_id, title, names, found.points, national)
 
 
 def check_names(profile: Profile, points: Sequence[str], groups: Sequence[str]) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from devices.errors import ConfigError, ConfigProblem
 from profiles.camera import CameraModel
 from profiles.common import SecretFileModeWarning, SecretRef, driver_spec
-from profiles.mcu import McuModel
+from profiles.mcu import McuModel, cascade_dial_string
 from profiles.mixer import MixerModel
 from profiles.schema import OneOffSession, Profile, SessionRule
 
@@ -348,6 +348,12 @@ def _site_plan_checks(
             found.append(ConfigProblem(f"mcus[{mi}].id", msg, file=str(path)))
         mcm = models.get(mcu.model)
         fam = {"codian-xmlrpc": "codian", "rmx-xml": "rmx"}[mcu.driver]
+        if cascade_dial_string(mcu) is None:
+            msg = (
+                f"MCU {mcu.id!r} cannot be cascaded into the host: give its conference a "
+                "`numeric_id` (dialled as sip:<numeric_id>@<host>) or set `cascade_address`"
+            )
+            found.append(ConfigProblem(f"mcus[{mi}].conference.numeric_id", msg, file=str(path)))
         if isinstance(mcm, McuModel) and mcm.family != fam:
             msg = f"model {mcu.model!r} is a {mcm.family} MCU, but the driver is {mcu.driver}"
             found.append(ConfigProblem(f"mcus[{mi}].driver", msg, file=str(path)))

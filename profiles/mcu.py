@@ -46,6 +46,9 @@ class McuConfig(Strict):
     #: the MCU records the conference itself (RMX: START_RECORDING over its own recording
     #: link, proven by the conference's recording status) instead of dialling the recorder
     records_itself: bool = False
+    #: the dial string another MCU of the site calls to join this MCU's conference (a cascade
+    #: link, docs/mcu.md "Cascading"); default `sip:<conference.numeric_id>@<host>`
+    cascade_address: str | None = Field(default=None, min_length=1, max_length=63)
 
     @model_validator(mode="after")
     def _records_itself_supported(self) -> McuConfig:
@@ -58,6 +61,14 @@ class McuConfig(Strict):
                 "dial the recorder"
             )
         return self
+
+
+def cascade_dial_string(cfg: McuConfig) -> str | None:
+    """What the host MCU dials to join `cfg`'s conference (None: no numeric id to dial)."""
+    if cfg.cascade_address:
+        return cfg.cascade_address
+    numeric = cfg.conference.numeric_id
+    return f"sip:{numeric}@{cfg.host}" if numeric else None
 
 
 class RecordingStorage(Strict):

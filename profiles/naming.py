@@ -19,6 +19,10 @@ NAME_LIMITS: dict[str, int] = {"codian-xmlrpc": 31, "rmx-xml": 31}
 DEFAULT_LIMIT = 31
 DRILL_PREFIX = "kt-"
 DIGEST_CHARS = 6
+#: the host conference's participant for the national link (profile `upstream`)
+UPSTREAM_PARTICIPANT = "trung-uong"
+#: prefix of the host conference's participant that is the cascade link to a secondary MCU
+CASCADE_PREFIX = "lien-"
 
 
 def name_limit(driver: str) -> int:
@@ -40,6 +44,17 @@ def drill_name(point_id: str, limit: int = DEFAULT_LIMIT) -> str:
     return DRILL_PREFIX + participant_name(point_id, limit)
 
 
+def cascade_name(mcu_id: str, limit: int = DEFAULT_LIMIT) -> str:
+    """The host conference's participant that links the secondary MCU `mcu_id` (cascade)."""
+    return participant_name(CASCADE_PREFIX + mcu_id, limit)
+
+
+def reserved_names(mcu_ids: Iterable[str], recorder: str | None, limit: int) -> list[str]:
+    """Participant names the site uses for other than points: recorder, links, upstream."""
+    names = [recorder] if recorder else []
+    return [*names, UPSTREAM_PARTICIPANT, *(cascade_name(m, limit) for m in mcu_ids)]
+
+
 def name_problems(point_ids: Iterable[str], reserved: Iterable[str], limit: int) -> list[str]:
     """Why some points cannot be given distinct participant names (empty: they all can)."""
     problems: list[str] = []
@@ -49,8 +64,8 @@ def name_problems(point_ids: Iterable[str], reserved: Iterable[str], limit: int)
         name = participant_name(pid, limit)
         if name in taken:
             problems.append(
-                f"point {pid!r} would be the MCU participant {name!r}, which the recorder "
-                "already uses: rename the point or the recorder"
+                f"point {pid!r} would be the MCU participant {name!r}, which the recorder, "
+                "the national link or a cascade link already uses: rename the point"
             )
         elif name in seen:
             problems.append(

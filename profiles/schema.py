@@ -287,8 +287,12 @@ class Profile(Strict):
         central_point = self.central
         mcu = central_point.mcu
         if mcu is not None:
-            reserved = [central_point.recorder.id] if central_point.recorder else []
-            problems = name_problems(ids, reserved, name_limit(mcu.driver))
+            from profiles.naming import reserved_names
+
+            limit = name_limit(mcu.driver)
+            rec = central_point.recorder.id if central_point.recorder else None
+            reserved = reserved_names([m.id for m in self.mcus], rec, limit)
+            problems = name_problems(ids, reserved, limit)
             if problems:
                 raise ValueError("; ".join(problems))
         return self

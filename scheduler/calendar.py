@@ -83,6 +83,7 @@ class AddedSession:
     start: dt.time
     duration_s: int
     roster: tuple[str, ...] = ("all",)  # names: `all`, groups, point ids (profiles/roster.py)
+    national: bool = False  # joins the national reception office (profile `upstream`)
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ def drill(
     from mcu_control.orchestrator import resolve_point_ids
 
     loaded = load()
-    point = _session_points(loaded, session, point)
+    point, national = _session_points(loaded, session, point)
     resolve_point_ids(loaded.profile, point)
     _secrets_readable(loaded)
     require_audit()
@@ -81,9 +81,11 @@ def drill(
         try:
             o = _orchestrator(site, wait)
             orch.append(o)
-            planned = o.planned_drill_checks(points=point, quick=quick)
+            planned = o.planned_drill_checks(points=point, quick=quick, national=national)
             with _Progress(planned) as advance:
-                return await o.drill(points=point, quick=quick, label=label, progress=advance)
+                return await o.drill(
+                    points=point, quick=quick, label=label, progress=advance, national=national
+                )
         finally:
             await site.close()
 
@@ -97,7 +99,7 @@ def drill(
 def bringup(point: PointOpt = None, session: SessionOpt = None, wait: WaitOpt = 0.0) -> None:
     """Connect every point, move cameras, unmute microphones, start the recording (exit 0/1/2)."""
     loaded = load()
-    point = _session_points(loaded, session, point)
+    point, national = _session_points(loaded, session, point)
     require_audit()
     orch: list[Orchestrator] = []
 
@@ -106,7 +108,7 @@ def bringup(point: PointOpt = None, session: SessionOpt = None, wait: WaitOpt = 
         try:
             orch.append(_orchestrator(site, wait))
             with _BringupProgress() as on_event:
-                return await orch[0].bringup(points=point, on_event=on_event)
+                return await orch[0].bringup(points=point, on_event=on_event, national=national)
         finally:
             await site.close()
 
@@ -239,10 +241,13 @@ def _site(loaded: Any) -> Site:
     return Site(loaded, audit=AuditLog(audit_path()), actor="cli")
 
 
-def _session_points(loaded: Any, session: str | None, points: list[str] | None) -> list[str] | None:
-    """`--session ID`: the point ids of that session's roster (roster order); else `--point`."""
+def _session_points(
+    loaded: Any, session: str | None, points: list[str] | None
+) -> tuple[list[str] | None, bool]:
+    """`--session ID`: that session's roster (point ids, roster order) and whether it is
+    national; else (`--point`, False)."""
     if session is None:
-        return points
+        return points, False
     from mcu_control.commands.common import device_errors, fail_config
     from mcu_control.commands.schedule import open_db
     from mcu_control.roster import session_roster
@@ -257,7 +262,8 @@ def _session_points(loaded: Any, session: str | None, points: list[str] | None) 
     finally:
         db.dispose()
     with device_errors():
-        return list(session_roster(loaded.profile, session, changes).points)
+        found = session_roster(loaded.profile, session, changes)
+    return list(found.points), found.national
 
 
 def _orchestrator(site: Site, wait_s: float) -> Orchestrator:

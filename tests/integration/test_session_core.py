@@ -167,7 +167,7 @@ async def test_colliding_long_ids_are_rejected_by_profile_check(tmp_path: Path) 
     code, out, err = await _finish(proc)
     assert code == 3, out + err
     problems = json.loads(out)["problems"]
-    assert any("recorder already uses" in p["message"] for p in problems)
+    assert any("which the recorder" in p["message"] for p in problems)
 
 
 async def test_a_missing_onvif_token_fails_the_drills_camera_preset(tmp_path: Path) -> None:
