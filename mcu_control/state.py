@@ -88,6 +88,37 @@ class PointState:
         return out
 
 
+class LinkPhase(StrEnum):
+    """Where a session link (national upstream, cascade between MCUs) stands."""
+
+    PLANNED = "planned"  # the session will need it; not dialled yet
+    CONNECTING = "connecting"
+    CONNECTED = "connected"  # the host MCU showed the call connected
+    FAILED = "failed"  # dialled and not connected (reason says why)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLink:
+    """A call of the session conference that is not a point: the national link, a cascade."""
+
+    id: str  # its participant name on the host MCU (profiles/naming.py)
+    kind: Literal["upstream", "cascade"]
+    name: str  # what people read: the upstream's name, or the secondary MCU's name
+    phase: LinkPhase = LinkPhase.PLANNED
+    reason: str = ""
+    mcu: str | None = None  # cascade: the secondary MCU's id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "name": self.name,
+            "phase": self.phase.value,
+            "reason": self.reason,
+            "mcu": self.mcu,
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class SessionState:
     phase: SessionPhase = SessionPhase.IDLE
@@ -97,6 +128,8 @@ class SessionState:
     ends_at: dt.datetime | None = None
     recording: bool = False
     points: tuple[str, ...] | None = None  # the session's roster (point ids); None: every point
+    national: bool = False  # the session joins the national reception office (`upstream`)
+    links: tuple[SessionLink, ...] = ()  # the upstream and cascade links, as last known
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -107,6 +140,8 @@ class SessionState:
             "ends_at": self.ends_at.isoformat() if self.ends_at else None,
             "recording": self.recording,
             "points": list(self.points) if self.points is not None else None,
+            "national": self.national,
+            "links": [link.to_dict() for link in self.links],
         }
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from devices.secrets import redact
 from mcu_control.roomtext import point_message
-from mcu_control.state import PointPhase, PointState, SessionPhase, SessionState
+from mcu_control.state import PointPhase, PointState, SessionLink, SessionPhase, SessionState
 
 if TYPE_CHECKING:
     from mcu_control.state import DeviceState
@@ -44,6 +44,14 @@ HEALTH_LABELS: dict[str, str] = {
     "unknown": "Chưa rõ",
 }
 RECORDING_LABELS = {True: "Đang ghi hình", False: "Không ghi hình"}
+#: the panel's row for the national link (issue 18), and each link phase as people read it
+UPSTREAM_LABEL = "Kết nối Trụ sở Tiếp công dân Trung ương"
+LINK_PHASE_LABELS: dict[str, str] = {
+    "planned": "Chưa kết nối",
+    "connecting": "Đang kết nối",
+    "connected": "Đã kết nối",
+    "failed": "Kết nối thất bại",
+}
 
 ONLINE = "online"
 OFFLINE = "offline"
@@ -202,8 +210,15 @@ def session_payload(
         "recording": session.recording,
         "recording_label": RECORDING_LABELS[session.recording],
         "points": list(session.points if session.points is not None else all_points),
+        "national": session.national,
+        "links": [_link(link) for link in session.links],
         "published_at": now.isoformat(),
     }
+
+
+def _link(link: SessionLink) -> dict[str, Any]:
+    label = UPSTREAM_LABEL if link.kind == "upstream" else f"Liên kết {link.name}"
+    return {**link.to_dict(), "label": label, "phase_label": LINK_PHASE_LABELS[link.phase]}
 
 
 def drill_payload(site: str, summary: dict[str, Any] | None, now: dt.datetime) -> dict[str, Any]:
