@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from devices.errors import AlreadyExistsError, McuControlError
+from devices.errors import AlreadyExistsError, McuControlError, NotFoundError
 from devices.health import HealthState
 from devices.interfaces import (
     CallProtocol,
@@ -144,6 +144,8 @@ class Drill:
             try:
                 async with asyncio.timeout(self.cfg.check_timeout_s):
                     await side.mcu.destroy_conference(conference)
+            except NotFoundError:
+                pass  # never made (interrupted before the MCU created it)
             except (McuControlError, TimeoutError) as exc:
                 log.warning(
                     "could not remove the drill's conference %s on MCU %s: %s",
@@ -466,9 +468,11 @@ class Drill:
         async with side.lock:
             if side.made:
                 return
+            # set before the request: a drill interrupted while the create is in flight must
+            # still remove the conference the MCU may have made (removing none is harmless)
+            side.made = True
             if not await ensure_conference(side.mcu, ConferenceSpec(side.conference)):
                 side.stale = {p.name for p in await side.mcu.participants(side.conference)}
-            side.made = True
 
 
 @dataclass(eq=False)
