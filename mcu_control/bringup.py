@@ -129,6 +129,7 @@ async def bringup(
         log.warning("bring-up: not dialling %s", ", ".join(refused))
         site.record("bringup.not-dialled", target=conf.name, points=refused)
         store.event("points-not-dialled", points=list(refused))
+    started = time.perf_counter()
     host = await _open_host(site, report)
     secondaries = {
         m: asyncio.create_task(_open_secondary(site, site.mcu_config(m)), name=f"mcu:{m}")
@@ -149,6 +150,7 @@ async def bringup(
                 side = await secondaries[mcu_id]
                 sides.append(side)
                 cascade = links[cascade_name(mcu_id, name_limit(profile.mcu.driver))]
+                cascade.mcu_ready_s = time.perf_counter() - started
                 await asyncio.gather(
                     _cascade(site, host, side, cascade),
                     *(

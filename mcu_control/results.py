@@ -198,7 +198,10 @@ class LinkBringup:
     attempts: int = 0
     address: str | None = None
     reason: str = ""
-    connect_s: float = 0.0
+    connect_s: float = 0.0  # dial until connected (or given up)
+    #: cascade: seconds from the bring-up's start until the secondary's conference was ready
+    #: (or it was given up); the chain of its points starts there
+    mcu_ready_s: float = 0.0
 
     @property
     def verdict(self) -> Verdict:
@@ -217,6 +220,7 @@ class LinkBringup:
             "address": self.address,
             "reason": self.reason,
             "connect_s": round(self.connect_s, 3),
+            "mcu_ready_s": round(self.mcu_ready_s, 3),
         }
 
 
