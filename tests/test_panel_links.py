@@ -15,7 +15,7 @@ from typing import Any
 
 import paho.mqtt.publish as publish
 from mqtt_support import free_port, mosquitto
-from test_mqtt_panel import _page_text, chromium  # noqa: F401  (chromium is a fixture)
+from test_mqtt_panel import _page_text, chromium, open_page  # noqa: F401  (chromium is a fixture)
 
 from mcu_control.mqtt import MqttFeed
 from mcu_control.mqtt.payloads import session_payload
@@ -64,9 +64,9 @@ async def test_room_panels_show_the_national_link_and_the_centre_its_cascades(
                 await feed.wait_connected()
             room = ROOT / "panels" / "room.html"
             base = f"{room.as_uri()}?broker=ws://127.0.0.1:{broker.ws_port}&prefix={PREFIX}"
-            text = await _page_text(
-                chromium, base + "&point=trung-tam", lambda t: "Liên kết" in t, tmp_path / "c1"
-            )
+            async with open_page(chromium, base + "&point=trung-tam", tmp_path / "c1") as page:
+                text = await page.text_when(lambda t: "Liên kết" in t, timeout=30)
+                await page.screenshot("national-link-failed")  # artifacts/panel/
             assert f"{UPSTREAM_ROW}: Kết nối thất bại — {WHY}" in text
             assert "Liên kết MCU Kinh Bắc: Đã kết nối" in text
             text = await _page_text(
