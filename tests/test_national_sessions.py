@@ -6,14 +6,12 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from test_schedule_cli import mcu
 
 from mcu_control.roster import next_session
 from mcu_control.state import LinkPhase, SessionLink
@@ -27,17 +25,6 @@ UPSTREAM = {"name": "Trụ sở Tiếp công dân Trung ương", "address": "sip
 TINY = "kind: mcu\nname: tiny-mcu\nmanufacturer: Test\nfamily: codian\nmax_conferences: 10\nmax_video_ports: 6\n"
 
 
-def _cli(state: Path, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cli", "--state-dir", str(state), "--profile", str(profile), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-
-
 def test_schedule_add_national_needs_upstream_and_is_listed(
     tmp_path: Path,
     demo_profile_data: dict[str, Any],
@@ -46,26 +33,28 @@ def test_schedule_add_national_needs_upstream_and_is_listed(
     day = (dt.date.today() + dt.timedelta(days=30)).isoformat()
     add = ("schedule", "add", "toan-quoc", day, "08:00", "--title", "Phiên toàn quốc")
     no_upstream = write_profile(demo_profile_data)
-    r = _cli(tmp_path, no_upstream, *add, "--national")
+    r = mcu(tmp_path, *add, "--national", profile=no_upstream)
     assert r.returncode == 3, r.stderr
     assert "upstream" in r.stderr and "Traceback" not in r.stderr
-    changes = json.loads(_cli(tmp_path, no_upstream, "schedule", "changes", "--json").stdout)
+    changes = json.loads(mcu(tmp_path, "schedule", "changes", "--json", profile=no_upstream).stdout)
     assert changes["changes"] == []  # refused before anything was stored
 
     data = copy.deepcopy(demo_profile_data)
     data["upstream"] = UPSTREAM
     path = write_profile(data)
-    r = _cli(tmp_path, path, *add, "--national", "--json")
+    r = mcu(tmp_path, *add, "--national", "--json", profile=path)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["change"]["national"] is True
-    r = _cli(tmp_path, path, "schedule", "add", "dia-phuong", day, "14:00", "--title", "Tỉnh")
+    r = mcu(
+        tmp_path, "schedule", "add", "dia-phuong", day, "14:00", "--title", "Tỉnh", profile=path
+    )
     assert r.returncode == 0, r.stderr
 
-    listed = _cli(tmp_path, path, "schedule", "list", "--from", day, "--to", day, "--json")
+    listed = mcu(tmp_path, "schedule", "list", "--from", day, "--to", day, "--json", profile=path)
     assert listed.returncode == 0, listed.stderr
     flags = {s["session_id"]: s["national"] for s in json.loads(listed.stdout)["sessions"]}
     assert (flags["toan-quoc"], flags["dia-phuong"]) == (True, False)
-    human = _cli(tmp_path, path, "schedule", "list", "--from", day, "--to", day)
+    human = mcu(tmp_path, "schedule", "list", "--from", day, "--to", day, profile=path)
     assert human.returncode == 0, human.stderr
     rows = human.stdout.split("dia-phuong")
     assert "national" in rows[0] and "national" not in rows[1]  # only the national session

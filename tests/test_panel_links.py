@@ -5,22 +5,17 @@ feed's retained payloads on a real mosquitto."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import paho.mqtt.publish as publish
-from mqtt_support import free_port, mosquitto
-from test_mqtt_panel import _page_text, chromium, open_page  # noqa: F401  (chromium is a fixture)
+from test_mqtt_panel import _page_text, chromium, loaded, open_page, published, seeded  # noqa: F401
 
-from mcu_control.mqtt import MqttFeed
 from mcu_control.mqtt.payloads import session_payload
-from mcu_control.state import LinkPhase, SessionLink, SessionPhase, SessionState, StateStore
-from profiles.loader import load_profile
+from mcu_control.state import LinkPhase, SessionLink, SessionPhase, SessionState
+from profiles.loader import LoadedProfile
 from profiles.naming import UPSTREAM_PARTICIPANT, cascade_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,12 +27,9 @@ WHY = "Trụ sở Trung ương không trả lời cuộc gọi (hết 60 giây)"
 async def test_room_panels_show_the_national_link_and_the_centre_its_cascades(
     tmp_path: Path,
     chromium: str,  # noqa: F811
-    demo_profile_data: dict[str, Any],
-    write_profile: Callable[[dict[str, Any]], Path],
+    loaded: LoadedProfile,  # noqa: F811
 ) -> None:
-    loaded = load_profile(write_profile(demo_profile_data))
-    store = StateStore()
-    store.seed(loaded.profile)
+    store = seeded(loaded)
     start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
     links = (
         SessionLink(
@@ -56,45 +48,35 @@ async def test_room_panels_show_the_national_link_and_the_centre_its_cascades(
         SessionPhase.IDLE, "tq@x", "Phiên toàn quốc", start, points=roster, national=True
     )
     store.set_session(replace(national, links=links))
-    with mosquitto(tmp_path / "b", ws_port=free_port()) as broker:
-        feed = MqttFeed(loaded, store, url=broker.url())
-        await feed.start()
-        try:
-            async with asyncio.timeout(5):
-                await feed.wait_connected()
-            room = ROOT / "panels" / "room.html"
-            base = f"{room.as_uri()}?broker=ws://127.0.0.1:{broker.ws_port}&prefix={PREFIX}"
-            async with open_page(chromium, base + "&point=trung-tam", tmp_path / "c1") as page:
-                text = await page.text_when(lambda t: "Liên kết" in t, timeout=30)
-                await page.screenshot("national-link-failed")  # artifacts/panel/
-            assert f"{UPSTREAM_ROW}: Kết nối thất bại — {WHY}" in text
-            assert "Liên kết MCU Kinh Bắc: Đã kết nối" in text
-            text = await _page_text(
-                chromium, base + "&point=tien-du", lambda t: UPSTREAM_ROW in t, tmp_path / "c2"
-            )
-            assert "Kết nối thất bại" in text and WHY in text
-            assert "Liên kết" not in text  # cascades are the central room's business
+    async with published(loaded, store, tmp_path / "b") as broker:
+        room = ROOT / "panels" / "room.html"
+        base = f"{room.as_uri()}?broker=ws://127.0.0.1:{broker.ws_port}&prefix={PREFIX}"
+        async with open_page(chromium, base + "&point=trung-tam", tmp_path / "c1") as page:
+            text = await page.text_when(lambda t: "Liên kết" in t, timeout=30)
+            await page.screenshot("national-link-failed")  # artifacts/panel/
+        assert f"{UPSTREAM_ROW}: Kết nối thất bại — {WHY}" in text
+        assert "Liên kết MCU Kinh Bắc: Đã kết nối" in text
+        text = await _page_text(
+            chromium, base + "&point=tien-du", lambda t: UPSTREAM_ROW in t, tmp_path / "c2"
+        )
+        assert "Kết nối thất bại" in text and WHY in text
+        assert "Liên kết" not in text  # cascades are the central room's business
 
-            # the same session, not national, now connected between MCUs: no national row
-            store.set_session(replace(national, national=False, links=links[1:]))
-            text = await _page_text(
-                chromium, base + "&point=trung-tam", lambda t: "Liên kết" in t, tmp_path / "c3"
-            )
-            assert UPSTREAM_ROW not in text
-        finally:
-            await feed.stop()
+        # the same session, not national, now connected between MCUs: no national row
+        store.set_session(replace(national, national=False, links=links[1:]))
+        text = await _page_text(
+            chromium, base + "&point=trung-tam", lambda t: "Liên kết" in t, tmp_path / "c3"
+        )
+        assert UPSTREAM_ROW not in text
 
 
 async def test_national_page_says_which_provinces_join_and_the_link_phase(
     tmp_path: Path,
     chromium: str,  # noqa: F811
-    demo_profile_data: dict[str, Any],
-    write_profile: Callable[[dict[str, Any]], Path],
+    loaded: LoadedProfile,  # noqa: F811
 ) -> None:
     """Two provinces under one prefix: a national session whose link failed, a local one."""
-    loaded = load_profile(write_profile(demo_profile_data))
-    store = StateStore()
-    store.seed(loaded.profile)
+    store = seeded(loaded)
     start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
     up = SessionLink(UPSTREAM_PARTICIPANT, "upstream", "Trụ sở", LinkPhase.FAILED, reason=WHY)
     store.set_session(
@@ -102,7 +84,7 @@ async def test_national_page_says_which_provinces_join_and_the_link_phase(
             SessionPhase.BRINGUP, "tq@x", "Phiên toàn quốc", start, national=True, links=(up,)
         )
     )
-    with mosquitto(tmp_path / "b", ws_port=free_port()) as broker:
+    async with published(loaded, store, tmp_path / "b") as broker:
         local = SessionState(SessionPhase.IDLE, "thang@y", "Phiên tháng", start)
         payload = session_payload("nghe-an", local, start, site_name="Tỉnh Nghệ An")
         publish.single(
@@ -113,21 +95,14 @@ async def test_national_page_says_which_provinces_join_and_the_link_phase(
             hostname="127.0.0.1",
             port=broker.port,
         )
-        feed = MqttFeed(loaded, store, url=broker.url())
-        await feed.start()
-        try:
-            async with asyncio.timeout(5):
-                await feed.wait_connected()
-            page = ROOT / "panels" / "national.html"
-            url = f"{page.as_uri()}?broker=ws://127.0.0.1:{broker.ws_port}&prefix=mcu-control"
-            text = await _page_text(
-                chromium,
-                url,
-                lambda t: "Tỉnh Nghệ An" in t and "Kết nối thất bại" in t,
-                tmp_path / "c",
-            )
-            bac_ninh, nghe_an = text.split("Tỉnh Nghệ An")
-            assert f"{UPSTREAM_ROW}: Kết nối thất bại — {WHY}" in bac_ninh
-            assert "không kết nối Trụ sở Tiếp công dân Trung ương" in nghe_an
-        finally:
-            await feed.stop()
+        page = ROOT / "panels" / "national.html"
+        url = f"{page.as_uri()}?broker=ws://127.0.0.1:{broker.ws_port}&prefix=mcu-control"
+        text = await _page_text(
+            chromium,
+            url,
+            lambda t: "Tỉnh Nghệ An" in t and "Kết nối thất bại" in t,
+            tmp_path / "c",
+        )
+        bac_ninh, nghe_an = text.split("Tỉnh Nghệ An")
+        assert f"{UPSTREAM_ROW}: Kết nối thất bại — {WHY}" in bac_ninh
+        assert "không kết nối Trụ sở Tiếp công dân Trung ương" in nghe_an

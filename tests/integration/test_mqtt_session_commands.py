@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import time
 from pathlib import Path
 from typing import Any
 
+from daemon_support import until_active_online
 from mqtt_support import Recorder, mosquitto
 
 from hil.genprofile import demo_data, remap_ports, write_profile
@@ -73,24 +73,11 @@ async def test_mqtt_drill_and_bringup_of_a_session_run_its_roster(tmp_path: Path
         async def ask(action: str, request_id: str, params: dict[str, Any]) -> dict[str, Any]:
             body = json.dumps({"id": request_id, "params": params})
             rec.client.publish(f"{prefix}/cmd/{action}", body, qos=1)
-
-            def answered(msgs: list[Any]) -> Any:
-                for _t, payload, *_ in msgs:
-                    reply = json.loads(payload) if payload.startswith(b"{") else {}
-                    if reply.get("id") == request_id:
-                        return reply
-                return None
-
-            reply: dict[str, Any] = await asyncio.to_thread(rec.wait_for, answered, 60)
+            reply: dict[str, Any] = await asyncio.to_thread(rec.reply, request_id)
             return reply
 
         try:
-            await asyncio.to_thread(
-                rec.wait_for, lambda _m: rec.latest(f"{prefix}/status") == "online", 20
-            )
-            deadline = time.monotonic() + 10
-            while not daemon.active and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+            await until_active_online(daemon, rec, prefix)
 
             # refused before anything runs: an unknown session, a session with points
             reply = await ask("drill", "d0", {"session": "khong-co"})
