@@ -114,22 +114,24 @@ def planned_links(
 ) -> tuple[SessionLink, ...]:
     """The session's links as planned, before any is dialled (phase `planned`).
 
-    The national link first when the session is national (and the profile has an `upstream`),
-    then one cascade link per secondary MCU the roster is placed on (profiles/placement.py).
+    One cascade link per secondary MCU the roster is placed on (profiles/placement.py), then
+    the national link when the session is national and the profile has an `upstream` — the
+    ids, names and order the bring-up uses (mcu_control/bringup.py) when it moves them on.
     """
     from profiles.naming import UPSTREAM_PARTICIPANT, cascade_name, name_limit
     from profiles.placement import place_roster
 
+    upstream = profile.upstream if national else None
     links: list[SessionLink] = []
-    if national and profile.upstream is not None:
-        links.append(SessionLink(UPSTREAM_PARTICIPANT, "upstream", profile.upstream.name))
     if profile.mcus:
         limit = name_limit(profile.mcu.driver)
         names = {m.id: m.name for m in profile.mcus}
-        plan = place_roster(profile, models, points, upstream=national)
+        plan = place_roster(profile, models, points, upstream=upstream is not None)
         links += [
             SessionLink(cascade_name(m, limit), "cascade", names[m], mcu=m) for m in plan.cascades
         ]
+    if upstream is not None:
+        links.append(SessionLink(UPSTREAM_PARTICIPANT, "upstream", upstream.name))
     return tuple(links)
 
 
@@ -142,6 +144,7 @@ def announced_session(
 ) -> SessionState:
     """The session state announcing `occ`: its roster, national flag and planned links."""
     points = occurrence_points(loaded.profile, occ)
+    national = occ.national and loaded.profile.upstream is not None
     return SessionState(
         phase,
         occ.key,
@@ -150,8 +153,8 @@ def announced_session(
         occ.end,
         recording,
         points,
-        national=occ.national,
-        links=planned_links(loaded.profile, loaded.models, points, national=occ.national),
+        national=national,
+        links=planned_links(loaded.profile, loaded.models, points, national=national),
     )
 
 

@@ -112,9 +112,9 @@ def test_next_session_announces_the_national_link_and_the_cascades(
     state = next_session(loaded, cal, now)
     assert state is not None and state.session_id is not None
     assert state.session_id.startswith("tq@") and state.national is True
-    assert state.links == (
-        SessionLink(UPSTREAM_PARTICIPANT, "upstream", UPSTREAM["name"]),
+    assert state.links == (  # as the bring-up lists them: cascades, then the national link
         SessionLink(cascade_name("mcu-2"), "cascade", "MCU Kinh Bắc", mcu="mcu-2"),
+        SessionLink(UPSTREAM_PARTICIPANT, "upstream", UPSTREAM["name"]),
     )
     assert all(link.phase is LinkPhase.PLANNED for link in state.links)
 
