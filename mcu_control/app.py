@@ -11,8 +11,10 @@ from typing import Any, Literal
 
 from mcu_control.audit import AuditLog, audit_gap
 from mcu_control.daemon import Daemon, DaemonConfig
+from mcu_control.mqtt.actions import SESSION_AND_POINTS
 from mcu_control.mqtt.commands import CommandRouter
 from mcu_control.orchestrator import Orchestrator
+from mcu_control.roster import SessionRoster
 from mcu_control.runtime import OrchestratorActions, SiteHolder, SupervisorComponent
 from mcu_control.state import StateStore
 from profiles.loader import LoadedProfile
@@ -196,28 +198,41 @@ def command_router(holder: SiteHolder, daemon: Daemon | None = None) -> CommandR
         async with holder.lock:
             return await work(holder.orchestrator())
 
+    async def targets(params: dict[str, Any]) -> tuple[list[str] | None, dict[str, Any]]:
+        """The points to run (a session's roster, or `points`) and what the reply says of it."""
+        points, session = _str_list(params.get("points")), params.get("session")
+        if session is None:
+            _check(lambda: holder.orchestrator().resolve_points(points))
+            return points, {"session": None, "national": False}
+        if points:
+            raise ValueError(SESSION_AND_POINTS)
+        found = await _session_roster(holder, str(session), daemon)
+        return list(found.points), {"session": found.session_id, "national": found.national}
+
     async def drill(params: dict[str, Any]) -> dict[str, Any]:
-        points, quick = _str_list(params.get("points")), bool(params.get("quick", False))
-        _check(lambda: holder.orchestrator().resolve_points(points))
+        points, which = await targets(params)
+        quick = bool(params.get("quick", False))
 
         async def work(o: Orchestrator) -> dict[str, Any]:
-            report = await o.drill(points=points, quick=quick, label="mqtt")
-            return report.summary()
+            report = await o.drill(
+                points=points, quick=quick, label="mqtt", national=which["national"]
+            )
+            return {**report.summary(), **which}
 
         return await guarded(work)
 
     async def bringup_cmd(params: dict[str, Any]) -> dict[str, Any]:
-        points = _str_list(params.get("points"))
-        _check(lambda: holder.orchestrator().resolve_points(points))
+        points, which = await targets(params)
 
         async def work(o: Orchestrator) -> dict[str, Any]:
-            r = await o.bringup(points=points)
+            r = await o.bringup(points=points, national=which["national"])
             return {
                 "verdict": r.verdict.value,
                 "connected": r.connected,
                 "total": len(r.points),
                 "recording": r.recording,
                 "failed": {p.point: p.reason for p in r.points if not p.connected},
+                **which,
             }
 
         return await guarded(work)
@@ -251,6 +266,35 @@ def command_router(holder: SiteHolder, daemon: Daemon | None = None) -> CommandR
         "camera-preset": camera_preset,
         "mixer-mute": mixer_mute,
     }
+
+
+async def _session_roster(holder: SiteHolder, session: str, daemon: Daemon | None) -> SessionRoster:
+    """A session's roster for a command: the profile's sessions and, with a daemon, those
+    added with `schedule add` (its scheduler database). An unknown session is a ValueError
+    (answered `bad-params`); a database that cannot be read, a TransportError."""
+    import sqlite3
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from devices.errors import ConfigError, TransportError
+    from mcu_control.roster import session_roster, stored_session_roster
+
+    profile = holder.site.profile
+    try:
+        if daemon is None:
+            return session_roster(profile, session)
+        return await asyncio.to_thread(stored_session_roster, profile, session, daemon.db)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    except (SQLAlchemyError, OSError, sqlite3.Error) as exc:
+        from devices.secrets import redact
+
+        log.warning("cannot read the scheduler database: %s", redact(str(exc)))
+        raise TransportError(
+            "cannot read the sessions added with `schedule add` (the scheduler database); "
+            "the daemon's log says why",
+            device="scheduler-database",
+        ) from None
 
 
 def _check(resolve: Callable[[], object]) -> None:

@@ -329,7 +329,7 @@ class Daemon:
             return
         try:  # the calendar's expansion (holiday tables) must not hold the event loop
             state = await asyncio.to_thread(
-                next_session, self.loaded.profile, sched.calendar, self.clock.now()
+                next_session, self.loaded, sched.calendar, self.clock.now()
             )
         except Exception:  # the countdown is a courtesy: never let it stop a re-plan
             log.exception("cannot compute the next session for the countdown")

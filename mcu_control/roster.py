@@ -8,20 +8,22 @@ rules themselves are in profiles/roster.py.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from devices.errors import ConfigError
-from mcu_control.state import SessionPhase, SessionState
+from mcu_control.state import SessionLink, SessionPhase, SessionState
 from profiles import roster
 from scheduler.calendar import AddedSession
 
 if TYPE_CHECKING:
     import datetime as dt
 
+    from profiles.loader import LoadedProfile
     from profiles.schema import Profile
     from scheduler.calendar import Calendar, Change, Occurrence
+    from scheduler.db import ScheduleDb
 
 log = logging.getLogger("mcu_control.roster")
 
@@ -86,6 +88,14 @@ def session_roster(
     return SessionRoster(session_id, title, names, found.points, national)
 
 
+def stored_session_roster(profile: Profile, session_id: str, db: ScheduleDb) -> SessionRoster:
+    """`session_roster` over the profile's sessions and those `schedule add` stored in `db`.
+
+    What `drill/bringup --session ID` and the MQTT commands' `session` parameter resolve.
+    """
+    return session_roster(profile, session_id, [r.change for r in db.changes()])
+
+
 def check_names(profile: Profile, points: Sequence[str], groups: Sequence[str]) -> tuple[str, ...]:
     """Roster names from `--points` and `--groups`, each checked against the profile."""
     ids = {p.id for p in profile.points}
@@ -99,17 +109,60 @@ def check_names(profile: Profile, points: Sequence[str], groups: Sequence[str]) 
     return tuple(dict.fromkeys([*points, *groups])) or (roster.ALL,)
 
 
-def next_session(profile: Profile, calendar: Calendar, now: dt.datetime) -> SessionState | None:
-    """The idle session state announcing the next occurrence and its roster (None: none)."""
-    upcoming = calendar.upcoming(now, days=400)  # sessions are at least yearly
-    if not upcoming:
-        return None
-    occ = upcoming[0]
+def planned_links(
+    profile: Profile, models: Mapping[str, Any], points: Sequence[str], *, national: bool
+) -> tuple[SessionLink, ...]:
+    """The session's links as planned, before any is dialled (phase `planned`).
+
+    One cascade link per secondary MCU the roster is placed on (profiles/placement.py), then
+    the national link when the session is national and the profile has an `upstream` — the
+    ids, names and order the bring-up uses (mcu_control/bringup.py) when it moves them on.
+    """
+    from profiles.naming import UPSTREAM_PARTICIPANT, cascade_name, name_limit
+    from profiles.placement import place_roster
+
+    upstream = profile.upstream if national else None
+    links: list[SessionLink] = []
+    if profile.mcus:
+        limit = name_limit(profile.mcu.driver)
+        names = {m.id: m.name for m in profile.mcus}
+        plan = place_roster(profile, models, points, upstream=upstream is not None)
+        links += [
+            SessionLink(cascade_name(m, limit), "cascade", names[m], mcu=m) for m in plan.cascades
+        ]
+    if upstream is not None:
+        links.append(SessionLink(UPSTREAM_PARTICIPANT, "upstream", upstream.name))
+    return tuple(links)
+
+
+def announced_session(
+    loaded: LoadedProfile,
+    occ: Occurrence,
+    phase: SessionPhase = SessionPhase.IDLE,
+    *,
+    recording: bool = False,
+) -> SessionState:
+    """The session state announcing `occ`: its roster, national flag and planned links."""
+    points = occurrence_points(loaded.profile, occ)
+    national = occ.national and loaded.profile.upstream is not None
     return SessionState(
-        SessionPhase.IDLE,
+        phase,
         occ.key,
         occ.title,
         occ.start,
         occ.end,
-        points=occurrence_points(profile, occ),
+        recording,
+        points,
+        national=national,
+        links=planned_links(loaded.profile, loaded.models, points, national=national),
     )
+
+
+def next_session(
+    loaded: LoadedProfile, calendar: Calendar, now: dt.datetime
+) -> SessionState | None:
+    """The idle session state announcing the next occurrence and its roster (None: none)."""
+    upcoming = calendar.upcoming(now, days=400)  # sessions are at least yearly
+    if not upcoming:
+        return None
+    return announced_session(loaded, upcoming[0])

@@ -15,10 +15,10 @@ from devices.errors import McuControlError
 from mcu_control.audit import AuditLog, audit_gap
 from mcu_control.orchestrator import SCHEDULED_LOCK_WAIT_S, Orchestrator
 from mcu_control.results import DrillReport
-from mcu_control.roster import occurrence_points
+from mcu_control.roster import announced_session, occurrence_points
 from mcu_control.session_record import SessionRecords
 from mcu_control.site import Site
-from mcu_control.state import SessionPhase, SessionState, StateStore
+from mcu_control.state import SessionPhase, StateStore
 from mcu_control.supervisor import CallSupervisor, DeviceSupervisor, supervisors
 from scheduler.actions import JobInterrupted
 
@@ -82,7 +82,9 @@ class OrchestratorActions:
             self._stop_reason = ""
             points = list(occurrence_points(self.holder.site.profile, occurrence))
             orch = self.holder.orchestrator(lock_wait_s=SCHEDULED_LOCK_WAIT_S)
-            self._drill = asyncio.create_task(orch.drill(points=points, label=label))
+            self._drill = asyncio.create_task(
+                orch.drill(points=points, label=label, national=occurrence.national)
+            )
             try:
                 report = await self._drill
             except asyncio.CancelledError:
@@ -109,7 +111,7 @@ class OrchestratorActions:
             )
             points = list(occurrence_points(self.holder.site.profile, occurrence))
             orch = self.holder.orchestrator(lock_wait_s=SCHEDULED_LOCK_WAIT_S)
-            report = await orch.bringup(points=points)
+            report = await orch.bringup(points=points, national=occurrence.national)
             await self.records.brought_up(report)
             log.info(
                 "bring-up for %s: %d/%d connected, recording %s",
@@ -136,18 +138,11 @@ class OrchestratorActions:
             audit_gap(self.holder.store, self.holder.audit.path, f"session.{kind}", occ.key, exc)
 
     def _announce(self, occ: Occurrence) -> None:
-        """The session the next jobs belong to, for panels' countdown."""
+        """The session the next jobs belong to, for panels' countdown (links as planned)."""
         s = self.holder.store.session
+        phase = s.phase if s.session_id == occ.key else SessionPhase.IDLE
         self.holder.store.set_session(
-            SessionState(
-                s.phase if s.session_id == occ.key else SessionPhase.IDLE,
-                occ.key,
-                occ.title,
-                occ.start,
-                occ.end,
-                s.recording,
-                occurrence_points(self.holder.site.profile, occ),
-            )
+            announced_session(self.holder.site.loaded, occ, phase, recording=s.recording)
         )
 
 

@@ -193,7 +193,14 @@ class Calendar:
         )
         found.extend(
             self._make(
-                c.session_id, c.title, c.date, c.start, c.duration_s, kind="added", roster=c.roster
+                c.session_id,
+                c.title,
+                c.date,
+                c.start,
+                c.duration_s,
+                kind="added",
+                roster=c.roster,
+                national=c.national,
             )
             for c in self.changes
             if isinstance(c, AddedSession) and first <= c.date <= last

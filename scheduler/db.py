@@ -58,6 +58,7 @@ class ChangeRecord:
                 "start": c.start.isoformat(),
                 "duration_s": c.duration_s,
                 "roster": list(c.roster),
+                "national": c.national,
             }
         elif isinstance(c, Skip):
             out |= {"date": c.date.isoformat()}
@@ -145,6 +146,13 @@ class ScheduleDb:
             sa.Column("change_id", sa.Integer, primary_key=True),
             sa.Column("roster", sa.Text, nullable=False),  # names, comma-separated
         )
+        # the added sessions that join the national reception office (`schedule add
+        # --national`): one row each, in a table of its own for the same reason (no row: False)
+        self.national_table = sa.Table(
+            "mcu_schedule_national",
+            meta,
+            sa.Column("change_id", sa.Integer, primary_key=True),
+        )
         self.runs_table = sa.Table(
             "mcu_job_runs",
             meta,
@@ -219,6 +227,8 @@ class ScheduleDb:
                         change_id=new_id, roster=",".join(change.roster)
                     )
                 )
+            if isinstance(change, AddedSession) and change.national:
+                conn.execute(self.national_table.insert().values(change_id=new_id))
         return next(r for r in self.changes() if r.id == new_id)
 
     def changes(self) -> list[ChangeRecord]:
@@ -229,21 +239,16 @@ class ScheduleDb:
                 int(r.change_id): tuple(str(r.roster).split(","))
                 for r in conn.execute(self.rosters_table.select())
             }
-        return [
-            dataclasses.replace(r, change=dataclasses.replace(r.change, roster=rosters[r.id]))
-            if r.id in rosters and isinstance(r.change, AddedSession)
-            else r
-            for r in records
-        ]
+            national = {int(r.change_id) for r in conn.execute(self.national_table.select())}
+        return [_added(r, rosters, national) for r in records]
 
     def remove_change(self, change_id: int) -> ChangeRecord | None:
         """Delete one change; return it, or None if there was none with that number."""
         found = next((r for r in self.changes() if r.id == change_id), None)
         if found is not None:
             with self.engine.begin() as conn:
-                conn.execute(
-                    self.rosters_table.delete().where(self.rosters_table.c.change_id == change_id)
-                )
+                for extra in (self.rosters_table, self.national_table):
+                    conn.execute(extra.delete().where(extra.c.change_id == change_id))
                 conn.execute(
                     self.changes_table.delete().where(self.changes_table.c.id == change_id)
                 )
@@ -377,6 +382,19 @@ class ScheduleDb:
 def _aware(value: dt.datetime) -> dt.datetime:
     # SQLite gives naive datetimes back; everything is stored in UTC
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _added(
+    rec: ChangeRecord, rosters: dict[int, tuple[str, ...]], national: set[int]
+) -> ChangeRecord:
+    """An added session's record with its roster and national flag from their own tables."""
+    c = rec.change
+    if not isinstance(c, AddedSession) or (rec.id not in rosters and rec.id not in national):
+        return rec
+    change = dataclasses.replace(
+        c, roster=rosters.get(rec.id, c.roster), national=rec.id in national
+    )
+    return dataclasses.replace(rec, change=change)
 
 
 def _record(m: Any) -> ChangeRecord:

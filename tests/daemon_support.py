@@ -110,3 +110,13 @@ def stop_daemons(procs: Iterable[subprocess.Popen[Any] | None]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+async def until_active_online(daemon: Any, rec: Any, prefix: str) -> None:
+    """Until the daemon's feed said `online` (seen by the Recorder `rec`) and it is active."""
+    import asyncio
+
+    await asyncio.to_thread(rec.wait_for, lambda _m: rec.latest(f"{prefix}/status") == "online", 20)
+    deadline = time.monotonic() + 10
+    while not daemon.active and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)

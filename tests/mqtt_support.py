@@ -209,6 +209,19 @@ class Recorder:
                         return text
         return None
 
+    def reply(self, request_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        """The first recorded JSON message whose `id` is `request_id` (a command's reply)."""
+
+        def answered(msgs: list[Any]) -> Any:
+            for _t, payload, *_ in msgs:
+                body = json.loads(payload) if payload.startswith(b"{") else {}
+                if body.get("id") == request_id:
+                    return body
+            return None
+
+        found: dict[str, Any] = self.wait_for(answered, timeout)
+        return found
+
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()

@@ -176,6 +176,22 @@ def seeded(loaded: LoadedProfile) -> StateStore:
     return store
 
 
+@contextlib.asynccontextmanager
+async def published(
+    loaded: LoadedProfile, store: StateStore, workdir: Path
+) -> AsyncIterator[Mosquitto]:
+    """A mosquitto with a WebSocket listener, the feed publishing `store` on it (connected)."""
+    with mosquitto(workdir, ws_port=free_port()) as broker:
+        feed = MqttFeed(loaded, store, url=broker.url())
+        await feed.start()
+        try:
+            async with asyncio.timeout(5):
+                await feed.wait_connected()
+            yield broker
+        finally:
+            await feed.stop()
+
+
 async def test_panel_online_in_session(
     tmp_path: Path, chromium: str, loaded: LoadedProfile
 ) -> None:

@@ -18,10 +18,9 @@ from typing import Any
 
 from daemon_support import ROOT, daemon_argv, stop_daemons
 from mqtt_support import Mosquitto, Recorder, free_port, make_pki, mosquitto
-from test_mqtt_panel import _page_text, chromium  # noqa: F401  (chromium is a fixture)
+from test_mqtt_panel import _page_text, chromium, published, seeded  # noqa: F401  (a fixture)
 
-from mcu_control.mqtt import MqttFeed
-from mcu_control.state import SessionPhase, SessionState, StateStore
+from mcu_control.state import SessionPhase, SessionState
 from profiles.loader import load_profile
 
 BRIDGE_EXAMPLE = ROOT / "packaging" / "mosquitto" / "bridge-national.conf.example"
@@ -206,8 +205,7 @@ async def test_room_panel_says_when_its_point_is_not_in_the_next_session(
 ) -> None:
     """The session payload's roster reaches the room panel of a point left out of it."""
     loaded = load_profile(write_profile(demo_profile_data))
-    store = StateStore()
-    store.seed(loaded.profile)
+    store = seeded(loaded)
     start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
     store.set_session(
         SessionState(
@@ -218,21 +216,14 @@ async def test_room_panel_says_when_its_point_is_not_in_the_next_session(
             points=("trung-tam", "que-vo"),
         )
     )
-    with mosquitto(tmp_path / "b", ws_port=free_port()) as broker:
-        feed = MqttFeed(loaded, store, url=broker.url())
-        await feed.start()
-        try:
-            async with asyncio.timeout(5):
-                await feed.wait_connected()
-            room = ROOT / "panels" / "room.html"
-            base = f"{room.as_uri()}?broker=ws://127.0.0.1:{broker.ws_port}&prefix={PREFIX}"
-            text = await _page_text(
-                chromium, base + "&point=tien-du", lambda t: "Huyện Tiên Du" in t, tmp_path / "c1"
-            )
-            assert "Điểm cầu không tham gia phiên này" in text
-            text = await _page_text(
-                chromium, base + "&point=que-vo", lambda t: "Bắt đầu sau" in t, tmp_path / "c2"
-            )
-            assert "không tham gia" not in text
-        finally:
-            await feed.stop()
+    async with published(loaded, store, tmp_path / "b") as broker:
+        room = ROOT / "panels" / "room.html"
+        base = f"{room.as_uri()}?broker=ws://127.0.0.1:{broker.ws_port}&prefix={PREFIX}"
+        text = await _page_text(
+            chromium, base + "&point=tien-du", lambda t: "Huyện Tiên Du" in t, tmp_path / "c1"
+        )
+        assert "Điểm cầu không tham gia phiên này" in text
+        text = await _page_text(
+            chromium, base + "&point=que-vo", lambda t: "Bắt đầu sau" in t, tmp_path / "c2"
+        )
+        assert "không tham gia" not in text

@@ -12,9 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BAC_NINH = ROOT / "profiles" / "sites" / "bac-ninh.yaml"
 
 
-def mcu(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def mcu(state: Path, *args: str, profile: Path = BAC_NINH) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cli", "--state-dir", str(state), "--profile", str(BAC_NINH), *args],
+        [sys.executable, "-m", "cli", "--state-dir", str(state), "--profile", str(profile), *args],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -250,19 +250,18 @@ def _session_points(
         return points, False
     from mcu_control.commands.common import device_errors, fail_config
     from mcu_control.commands.schedule import open_db
-    from mcu_control.roster import session_roster
+    from mcu_control.roster import stored_session_roster
 
     if points:
         from devices.errors import ConfigError
 
         fail_config(ConfigError("--session and --point cannot be combined", hint="use one"))
-    db = open_db()  # the sessions added with `schedule add` (exit 2 if it cannot be read)
+    db = open_db()  # the sessions added with `schedule add` (exit 3 if it cannot be opened)
     try:
-        changes = [r.change for r in db.changes()]
+        with device_errors():
+            found = stored_session_roster(loaded.profile, session, db)
     finally:
         db.dispose()
-    with device_errors():
-        found = session_roster(loaded.profile, session, changes)
     return list(found.points), found.national
 
 

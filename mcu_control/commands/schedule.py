@@ -94,7 +94,8 @@ def list_(
             t.add_row(
                 r["date"] if not skipped else f"[dim]{r['date']}[/]",
                 f"{r['start'][11:16]}–{r['end'][11:16]}",
-                f"{_safe(r['title'])}\n[dim]{_safe(r['session_id'])}[/]",
+                f"{_safe(r['title'])}\n[dim]{_safe(r['session_id'])}[/]"
+                + ("\n[cyan]national[/]" if r["national"] else ""),
                 "\n".join(f"{d['label']}: {_short(d['at'])[5:]}" for d in r["drills"]),
                 _short(r["bringup"]) if r["bringup"] else "—",
                 _short(r["teardown"]) if r["teardown"] else "—",
@@ -166,6 +167,13 @@ def add(
             show_default=False,
         ),
     ] = None,
+    national: Annotated[
+        bool,
+        typer.Option(
+            "--national",
+            help="The session joins the national reception office (the profile's `upstream`).",
+        ),
+    ] = False,
     reason: ReasonOpt = "",
     force: ForceOpt = False,
     database: DbOpt = None,
@@ -179,6 +187,17 @@ def add(
     from scheduler.calendar import AddedSession
 
     loaded = load()
+    if national and loaded.profile.upstream is None:
+        from devices.errors import ConfigError
+        from mcu_control.commands.common import fail_config
+
+        fail_config(
+            ConfigError(
+                "--national: the profile has no `upstream` link to the national reception office",
+                hint="add an `upstream:` section (its address, protocol, who dials) to the "
+                'profile — docs/profiles.md "The national link", docs/national.md',
+            )
+        )
     require_audit()
     db = _db(database, schema)
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", session_id):
@@ -211,7 +230,7 @@ def add(
     except validate.ScheduleInputError as exc:
         _usage(str(exc))
     clash = _overlaps(cal, begin, begin + dt.timedelta(seconds=seconds), session_id)
-    change = AddedSession(session_id, title, day, at, seconds, roster=roster)
+    change = AddedSession(session_id, title, day, at, seconds, roster=roster, national=national)
     _record(loaded, db, change, reason, forced=force and begin < _now(cal), overlaps=clash)
 
 

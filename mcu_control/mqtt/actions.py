@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
 
 from profiles.schema import MqttAction
 
@@ -19,6 +27,15 @@ PointId = Annotated[StrictStr, Field(pattern=ID_PATTERN, description="a point id
 Points = Annotated[
     list[PointId] | PointId | None,
     Field(description="point ids (one id or a list); absent or null: every point"),
+]
+SESSION_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"
+SessionId = Annotated[
+    StrictStr | None,
+    Field(
+        pattern=SESSION_PATTERN,
+        description="a session id (profile rule, one-off, or added with `schedule add`): run "
+        "with that session's roster and national flag; not with `points`",
+    ),
 ]
 Verdict = Literal["pass", "warn", "fail", "skipped"]
 
@@ -31,10 +48,33 @@ class Result(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class DrillParams(Params):
+class SessionParams(Params):
+    """Params of an action that runs either named points or a session's roster."""
+
+    model_config = ConfigDict(  # not both (a null one counts as absent)
+        json_schema_extra={
+            "not": {
+                "required": ["session", "points"],
+                "properties": {
+                    "session": {"type": "string"},
+                    "points": {"type": ["string", "array"]},
+                },
+            }
+        }
+    )
+    points: Points = None
+    session: SessionId = None
+
+    @model_validator(mode="after")
+    def _session_or_points(self) -> SessionParams:
+        if self.session is not None and self.points is not None:
+            raise ValueError(SESSION_AND_POINTS)
+        return self
+
+
+class DrillParams(SessionParams):
     """Run a drill now (what `mcu-control drill` does)."""
 
-    points: Points = None
     quick: StrictBool = Field(False, description="the short drill: shorter test calls")
 
 
@@ -46,12 +86,12 @@ class DrillResult(Result):
     finished_at: str | None
     points: dict[str, Verdict] = Field(description="point id -> its verdict")
     counts: dict[str, int] = Field(description="verdict -> how many points")
+    session: str | None = Field(None, description="the session whose roster was drilled")
+    national: bool = Field(False, description="the upstream (national) link was drilled too")
 
 
-class BringupParams(Params):
+class BringupParams(SessionParams):
     """Bring the session up now: conference, dial, presets, unmute, recording."""
-
-    points: Points = None
 
 
 class BringupResult(Result):
@@ -60,6 +100,8 @@ class BringupResult(Result):
     total: int
     recording: bool
     failed: dict[str, str] = Field(description="point id -> why it is not connected")
+    session: str | None = Field(None, description="the session whose roster was brought up")
+    national: bool = Field(False, description="the session joins the national office")
 
 
 class TeardownParams(Params):
@@ -120,10 +162,21 @@ CONTRACTS: dict[str, tuple[type[Params], type[Result]]] = {
 }
 
 
+SESSION_AND_POINTS = (
+    "`session` and `points` cannot be combined: the session's roster names its points; "
+    "send one of them"
+)
+SESSION_HELP = (
+    "`session` must be a session id (lowercase letters, digits, '-' and '_', up to 100 "
+    "characters): a profile rule or one-off, or a session added with `schedule add`"
+)
 POINTS_HELP = (
     "`points` must be a point id or a list of point ids "
     "(lowercase letters, digits, '-' and '_', up to 48 characters)"
 )
+
+
+HELP = {"points": POINTS_HELP, "session": SESSION_HELP}
 
 
 class BadParamsError(ValueError):
@@ -141,7 +194,7 @@ def validate_params(action: str, params: dict[str, Any]) -> dict[str, Any]:
         first: dict[object, str] = {}  # one message per parameter (a union fails per branch)
         for error in exc.errors():
             field = error["loc"][0] if error["loc"] else ""
-            text = POINTS_HELP if field == "points" else _plain(error)
+            text = HELP[field] if field in HELP else _plain(error)
             first.setdefault(field, text)
         raise BadParamsError("; ".join(first.values())) from None
     return model.model_dump(exclude_none=True)
@@ -163,6 +216,8 @@ def _plain(error: Any) -> str:
         return f"{where} must be an id: lowercase letters, digits, '-' and '_', up to 48 characters"
     if kind.startswith("string") or kind == "str_type":
         return f"{where} must be a text of 1 to 64 characters"
+    if kind == "value_error":  # a model's own check, already in words
+        return str(error["ctx"]["error"])
     if kind in ("list_type", "model_type", "dict_type"):
         return f"{where} has the wrong type"
     return f"{where}: {error['msg']}"

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+from daemon_support import until_active_online
 from mqtt_support import Recorder, mosquitto
 
 from hil.genprofile import demo_data, remap_ports, write_profile
@@ -72,23 +72,10 @@ async def test_documented_examples_succeed_against_a_daemon_on_the_rig(tmp_path:
         prefix = f"mcu-control/{loaded.profile.site.id}"
         rec = Recorder(broker.port, [f"{prefix}/cmd/+/reply", f"{prefix}/status"])
         try:
-            await asyncio.to_thread(
-                rec.wait_for, lambda _m: rec.latest(f"{prefix}/status") == "online", 20
-            )
-            deadline = time.monotonic() + 10
-            while not daemon.active and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+            await until_active_online(daemon, rec, prefix)
             for action, example in documented_examples():
                 rec.client.publish(f"{prefix}/cmd/{action}", json.dumps(example), qos=1)
-
-                def answered(msgs: list[Any], want: str = example["id"]) -> Any:
-                    for _t, payload, *_ in msgs:
-                        body = json.loads(payload) if payload.startswith(b"{") else {}
-                        if body.get("id") == want:
-                            return body
-                    return None
-
-                reply = await asyncio.to_thread(rec.wait_for, answered, 60)
+                reply = await asyncio.to_thread(rec.reply, example["id"])
                 assert reply["ok"] is True, (action, reply)
                 result_schema = json.loads(
                     (SCHEMAS / f"mqtt-cmd-{action}-result.schema.json").read_text()
