@@ -262,15 +262,12 @@ async def _open_secondary(site: Site, cfg: McuConfig) -> _Side:
 
 
 def _planned_links(site: Site, cascades: list[str], national: bool) -> list[LinkBringup]:
-    profile = site.profile
-    limit = name_limit(profile.mcu.driver)
-    links = [
-        LinkBringup(cascade_name(m, limit), "cascade", site.mcu_config(m).name, mcu=m)
-        for m in cascades
+    from mcu_control.roster import session_links
+
+    return [
+        LinkBringup(lnk.id, lnk.kind, lnk.name, mcu=lnk.mcu)
+        for lnk in session_links(site.profile, cascades, national=national)
     ]
-    if national and profile.upstream is not None:
-        links.append(LinkBringup(UPSTREAM_PARTICIPANT, "upstream", profile.upstream.name))
-    return links
 
 
 def _session_link(link: LinkBringup, phase: LinkPhase) -> SessionLink:

@@ -115,23 +115,29 @@ def planned_links(
     """The session's links as planned, before any is dialled (phase `planned`).
 
     One cascade link per secondary MCU the roster is placed on (profiles/placement.py), then
-    the national link when the session is national and the profile has an `upstream` — the
-    ids, names and order the bring-up uses (mcu_control/bringup.py) when it moves them on.
+    the national link when the session is national and the profile has an `upstream`.
     """
-    from profiles.naming import UPSTREAM_PARTICIPANT, cascade_name, name_limit
     from profiles.placement import place_roster
 
-    upstream = profile.upstream if national else None
-    links: list[SessionLink] = []
+    cascades: list[str] = []
     if profile.mcus:
-        limit = name_limit(profile.mcu.driver)
-        names = {m.id: m.name for m in profile.mcus}
-        plan = place_roster(profile, models, points, upstream=upstream is not None)
-        links += [
-            SessionLink(cascade_name(m, limit), "cascade", names[m], mcu=m) for m in plan.cascades
-        ]
-    if upstream is not None:
-        links.append(SessionLink(UPSTREAM_PARTICIPANT, "upstream", upstream.name))
+        upstream = national and profile.upstream is not None
+        cascades = place_roster(profile, models, points, upstream=upstream).cascades
+    return session_links(profile, cascades, national=national)
+
+
+def session_links(
+    profile: Profile, cascades: Sequence[str], *, national: bool
+) -> tuple[SessionLink, ...]:
+    """The links of a session placed with these secondaries: the ids, names and order the
+    bring-up (mcu_control/bringup.py) dials and the panels show."""
+    from profiles.naming import UPSTREAM_PARTICIPANT, cascade_name, name_limit
+
+    limit = name_limit(profile.mcu.driver)
+    names = {m.id: m.name for m in profile.mcus}
+    links = [SessionLink(cascade_name(m, limit), "cascade", names[m], mcu=m) for m in cascades]
+    if national and profile.upstream is not None:
+        links.append(SessionLink(UPSTREAM_PARTICIPANT, "upstream", profile.upstream.name))
     return tuple(links)
 
 
