@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from hil.genprofile import DEMO_SECRET_ENV  # the variable every rig secret reads
 from mcu_control.commands.common import (
     OPTIONS,
     device_errors,
@@ -21,7 +22,6 @@ from mcu_control.commands.common import (
 
 app = group("Run the simulated rig (every device of a profile, on 127.0.0.1).")
 
-DEMO_SECRET_ENV = "MCU_CONTROL_DEMO_SECRET"  # noqa: S105 — the variable's name
 DEMO_SECRET_DEFAULT = "rig-secret-2026"  # noqa: S105 — only the simulated rig accepts it
 
 ScenarioOpt = Annotated[
