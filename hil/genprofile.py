@@ -325,3 +325,17 @@ def _demo_secrets(node: Any) -> None:
                 node[key] = {"env": DEMO_SECRET_ENV}
             else:
                 _demo_secrets(value)
+
+
+def needs_localizing(data: dict[str, Any]) -> bool:
+    """Whether the rig cannot serve `data` as it is (some device is not on a local port).
+
+    A profile with one MCU whose devices are all local (the demo) is served as it is: the
+    cascade dial string `localize` would add matters only between several MCUs.
+    """
+    local = localize(data)
+    mcus = [p["mcu"] for p in local["points"] if p.get("mcu")] + list(local.get("mcus") or [])
+    originals = [p["mcu"] for p in data["points"] if p.get("mcu")] + list(data.get("mcus") or [])
+    if len(mcus) == 1 and "cascade_address" not in originals[0]:
+        mcus[0].pop("cascade_address", None)
+    return local != data
