@@ -427,3 +427,54 @@ async def test_demo_with_a_dead_secondary_fails_only_its_points(tmp_path: Path) 
             assert "mcu-2" in p["reason"], p
         else:
             assert p["connected"], p
+
+
+# ---------------------------------------------------------------------- sim up, then other commands
+
+
+async def test_sim_up_writes_a_localized_profile_other_commands_use(tmp_path: Path) -> None:
+    from daemon_support import run_cli, start_cli
+
+    written = tmp_path / "rig.yaml"
+    proc = await start_cli(
+        "--json",
+        "--profile",
+        str(EXAMPLE),
+        "sim",
+        "up",
+        "--write-profile",
+        str(written),
+        state=tmp_path,
+        drop=(DEMO_SECRET_ENV,),  # the rig sets it; the other command finds it by the marker
+    )
+    try:
+        assert proc.stdout is not None
+        text = ""
+        async with asyncio.timeout(60):
+            while True:
+                chunk = await proc.stdout.read(65536)
+                assert chunk, f"sim up ended: {text}"
+                text += chunk.decode()
+                try:
+                    started = json.loads(text)
+                    break
+                except json.JSONDecodeError:
+                    continue
+        assert started["profile"] == str(written)
+        devices = {e["device"]: e for e in started["endpoints"]}
+        assert {"trung-tam.mcu", "trung-tam.mcu-2", "trung-tam.mcu-3", "upstream"} <= set(devices)
+        assert is_localized(written)
+        code, out, err = await run_cli(
+            "--json",
+            "mcu",
+            "health",
+            "--profile",
+            str(written),
+            state=tmp_path,
+            drop=(DEMO_SECRET_ENV,),
+        )
+        assert code == 0, out + err
+        assert json.loads(out)["state"] == "ok"
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.communicate(), 30)
