@@ -232,13 +232,13 @@ class Rig:
             dev = f"{central.id}.{cfg.id}"
             dial = cascade_dial_string(cfg) or ""
             if self.scenario.device(dev).down:
-                directory.add(cfg.id, cfg, None)
+                directory.add(cfg, None)
                 entries.append(Entry(dev, "mcu", "", "down", None))
                 continue
             sim = mcu_sim(self.loaded, cfg)
             self._mcu_behaviours(sim)
             network.join(sim.state)
-            directory.add(cfg.id, cfg, sim.state)
+            directory.add(cfg, sim.state)
             self.mcus[cfg.id] = sim
             where = f"http://127.0.0.1:{cfg.port}"
             entries.append(Entry(dev, type(sim).__name__, where, f"cascade {dial}".strip(), sim))

@@ -95,40 +95,50 @@ class McuDirectory:
     """
 
     def __init__(self) -> None:
-        self._mcus: dict[str, tuple[str, McuState | None]] = {}  # host[:port] -> (id, state)
+        #: host[:port] -> the MCUs reached there: (configured numeric id, state or None: down)
+        self._mcus: dict[str, list[tuple[str, McuState | None]]] = {}
         self._homes: dict[int, str] = {}  # id(state) -> its host[:port]
 
-    def add(self, mcu_id: str, cfg: McuConfig, state: McuState | None) -> None:
+    def add(self, cfg: McuConfig, state: McuState | None) -> None:
         """Register an MCU (state None: deliberately down) under its cascade dial string."""
         dial = cascade_dial_string(cfg)
         target = dial_target(dial) if dial else None
         home = target[1] if target else cfg.host.lower()
-        self._mcus[home] = (mcu_id, state)
+        number = target[0] if target else (cfg.conference.numeric_id or "")
+        self._mcus.setdefault(home, []).append((number, state))
         if state is not None:
             self._homes[id(state)] = home
 
     def __call__(self, caller: McuState, p: SimParticipant) -> DialAnswer | None:
         target = dial_target(p.address)
         found = self._mcus.get(target[1]) if target else None
-        if target is None or found is None:
+        if target is None or not found:
             return None  # not an MCU of the rig: the address's behaviour decides
-        _, callee = found
-        if callee is None:
-            return DialAnswer(reason="destinationUnreachable")
-        conf = callee.conference_by_number(target[0]) if target[0] else None
-        if conf is None:
+        number = target[0]
+        # several MCUs may share a host without a port (sip:<numeric id>@127.0.0.1): the
+        # number tells them apart
+        hits = []
+        for _, state in found:
+            conf = state.conference_by_number(number) if state is not None else None
+            if state is not None and conf is not None:
+                hits.append((state, conf))
+        if not hits:
+            down = [n for n, s in found if s is None]
+            if number in down or (down and len(down) == len(found)):
+                return DialAnswer(reason="destinationUnreachable")
             return DialAnswer(reason="rejected")
+        callee, conf = hits[0]
         if callee.ports_in_use() >= callee.max_video_ports:
             return DialAnswer(reason="busy")
         home = self._homes.get(id(caller), "127.0.0.1")
         calling = caller.conferences.get(p.conference)
-        number = calling.numeric_id if calling is not None else ""
+        from_number = calling.numeric_id if calling is not None else ""
         scheme = "sip:" if p.protocol == "sip" else ""
         return DialAnswer(
             callee=callee,
             conference=conf.name,
             name=p.conference[:31] or "cascade",
-            address=f"{scheme}{number}@{home}" if number else f"{scheme}{home}",
+            address=f"{scheme}{from_number}@{home}" if from_number else f"{scheme}{home}",
         )
 
 

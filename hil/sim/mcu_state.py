@@ -278,16 +278,7 @@ class McuState:
             raise SimFaultError(3, "duplicate participant name")
         if len(self.participants) >= self.max_configured:
             raise SimFaultError(7, "too many participants")
-        p = SimParticipant(
-            conference=conference,
-            name=name,
-            protocol=protocol,
-            address=address,
-            id=self._new_id(),
-            bitrate_kbps=bitrate_kbps,
-        )
-        self.participants[(conference, name)] = p
-        conf.revision = self._bump()
+        p = self._insert(conf, name, protocol, address, bitrate_kbps=bitrate_kbps)
         if not defer:
             self._dial(p)
         p.revision = self._bump()
@@ -398,21 +389,33 @@ class McuState:
         while (conference, unique) in self.participants:
             n += 1
             unique = f"{name[:28]}-{n}"
-        p = SimParticipant(
-            conference=conference,
-            name=unique,
-            protocol=protocol,
-            address=address,
-            id=self._new_id(),
+        p = self._insert(
+            conf,
+            unique,
+            protocol,
+            address,
             state="connected",
             connected_since=at,
             connect_wall=_wall(at, self.clock()),
             behaviour=Behaviour(dial_latency_s=0.0, packet_loss_pct=packet_loss_pct),
             direction="incoming",
         )
-        self.participants[(conference, unique)] = p
-        conf.revision = self._bump()
         p.revision = self._bump()
+        return p
+
+    def _insert(
+        self, conf: SimConference, name: str, protocol: str, address: str, **fields: Any
+    ) -> SimParticipant:
+        p = SimParticipant(
+            conference=conf.name,
+            name=name,
+            protocol=protocol,
+            address=address,
+            id=self._new_id(),
+            **fields,
+        )
+        self.participants[(conf.name, name)] = p
+        conf.revision = self._bump()
         return p
 
     def conference_by_number(self, numeric_id: str) -> SimConference | None:
