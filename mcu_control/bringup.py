@@ -14,8 +14,8 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from devices.errors import McuControlError
 from devices.health import HealthState
@@ -29,12 +29,13 @@ from devices.interfaces import (
 )
 from mcu_control.capacity import split_for_bringup
 from mcu_control.drill import ensure_conference
-from mcu_control.results import BringupReport, CheckResult, PointBringup, Verdict
+from mcu_control.results import BringupReport, CheckResult, LinkBringup, PointBringup, Verdict
 from mcu_control.site import Site
-from mcu_control.state import PointPhase, SessionPhase, SessionState
+from mcu_control.state import LinkPhase, PointPhase, SessionLink, SessionPhase, SessionState
 from mcu_control.watcher import ParticipantWatcher
 from profiles.camera import CameraConfig
-from profiles.naming import name_limit, participant_name
+from profiles.mcu import McuConfig, cascade_dial_string
+from profiles.naming import UPSTREAM_PARTICIPANT, cascade_name, name_limit, participant_name
 from profiles.schema import PointConfig
 
 log = logging.getLogger("mcu_control.bringup")
@@ -72,6 +73,12 @@ async def bringup(
 ) -> BringupReport:
     """Connect every (or the named) point, presets, microphones and the recording link.
 
+    The roster is placed on the site's MCUs (mcu_control/capacity.py): the host dials its
+    share; each secondary MCU that takes points gets its own session conference, dials its
+    share and is joined to the host's conference by a cascade link (the host dials the
+    secondary's conference). `national`: the host also brings up the national link (profile
+    `upstream`). A secondary that does not answer fails only its points and its link.
+
     `report` (optional) is filled as the work goes, so a caller that cancels this coroutine
     can still say how far it got. On cancellation every dial, move, unmute and the recording
     link are cancelled with it; a recording link not yet confirmed is removed. `on_event`
@@ -83,56 +90,95 @@ async def bringup(
         report = BringupReport(
             site=profile.site.id, conference=conf.name, started_at=dt.datetime.now(dt.UTC)
         )
-    split = split_for_bringup(site, points)  # never dial more than the MCUs' ports take
+    split = split_for_bringup(site, points, national=national)  # never more than ports take
     targets = site.points(split.dial) if split.dial else []
-    dialled = [
-        PointBringup(
+    by_id = {p.id: p for p in targets}
+    dialled = {
+        p.id: PointBringup(
             p.id,
             p.name,
             has_microphones=p.mixer is not None and bool(p.mixer.session_channels),
         )
         for p in targets
-    ]
-    report.points = [*dialled, *split.refused]
+    }
+    # roster order within each MCU, host first: what the report and the panels list
+    report.points = [*(dialled[pid] for pid in split.dial), *split.refused]
+    if split.cascades:
+        report.placement = {m: split.on(m) for m in [split.host, *split.cascades]}
+    report.links = _planned_links(site, split.cascades, national)
     store = site.store
     prev = store.session
-    store.set_session(dataclasses.replace(prev, phase=SessionPhase.BRINGUP))
+    store.set_session(
+        dataclasses.replace(
+            prev,
+            phase=SessionPhase.BRINGUP,
+            national=national and profile.upstream is not None,
+            links=tuple(_session_link(lnk, LinkPhase.PLANNED) for lnk in report.links),
+        )
+    )
     site.emit(
-        "bringup-started", audit="bringup.start", target=conf.name, points=[p.id for p in targets]
+        "bringup-started",
+        audit="bringup.start",
+        target=conf.name,
+        points=[p.id for p in targets],
+        **({"mcus": report.placement} if report.placement else {}),
+        **({"links": [lnk.id for lnk in report.links]} if report.links else {}),
     )
     if split.refused:
         refused = {r.point: r.reason for r in split.refused}
         log.warning("bring-up: not dialling %s", ", ".join(refused))
         site.record("bringup.not-dialled", target=conf.name, points=refused)
         store.event("points-not-dialled", points=list(refused))
-    mcu = await site.mcu()
-    pin = conf.pin.resolve(base_dir=site.loaded.path.parent).reveal() if conf.pin else None
-    spec = ConferenceSpec(conf.name, conf.numeric_id, pin, conf.duration_min * 60 or None)
-    report.conference_created = await ensure_conference(mcu, spec)
-    existing = {p.name: p for p in await mcu.participants(conf.name)}
-    watcher = ParticipantWatcher(mcu, conf.name, profile.bringup.poll_interval_s)
+    host = await _open_host(site, report)
+    secondaries = {
+        m: asyncio.create_task(_open_secondary(site, site.mcu_config(m)), name=f"mcu:{m}")
+        for m in split.cascades
+    }
+    sides: list[_Side] = [host]
     try:
+        assert host.mcu is not None
+        assert host.watcher is not None
         recording = asyncio.create_task(
-            _recording(site, mcu, watcher, existing, report), name="recording"
+            _recording(site, host.mcu, host.watcher, host.existing, report), name="recording"
         )
         try:
             notify = _Notify(on_event)
-            await asyncio.gather(
-                *(
-                    _point(site, mcu, watcher, p, existing.get(_name(site, p.id)), result, notify)
-                    for p, result in zip(targets, dialled, strict=True)
+            links = {lnk.id: lnk for lnk in report.links}
+
+            async def on_mcu(mcu_id: str) -> None:
+                side = await secondaries[mcu_id]
+                sides.append(side)
+                cascade = links[cascade_name(mcu_id, name_limit(profile.mcu.driver))]
+                await asyncio.gather(
+                    _cascade(site, host, side, cascade),
+                    *(
+                        _point(site, side, by_id[pid], dialled[pid], notify)
+                        for pid in split.on(mcu_id)
+                    ),
                 )
-            )
+                _cascade_verdict(site, side, cascade, [dialled[pid] for pid in split.on(mcu_id)])
+
+            work: list[Awaitable[object]] = [
+                _point(site, host, by_id[pid], dialled[pid], notify) for pid in split.on(host.id)
+            ]
+            work += [on_mcu(m) for m in split.cascades]
+            if national and profile.upstream is not None:
+                work.append(_upstream(site, host, links[UPSTREAM_PARTICIPANT]))
+            await asyncio.gather(*work)
         except BaseException:
             recording.cancel()  # interrupted: nothing starts after the signal
-            await asyncio.gather(recording, return_exceptions=True)
+            for task in secondaries.values():
+                task.cancel()
+            await asyncio.gather(recording, *secondaries.values(), return_exceptions=True)
             raise
         report.recording, report.recording_reason = await recording
     finally:
-        await watcher.close()
+        for side in sides:
+            if side.watcher is not None:
+                await side.watcher.close()
         report.finished_at = dt.datetime.now(dt.UTC)
     phase = SessionPhase.IN_SESSION if report.connected else SessionPhase.IDLE
-    store.set_session(dataclasses.replace(prev, phase=phase, recording=report.recording))
+    store.set_session(dataclasses.replace(store.session, phase=phase, recording=report.recording))
     central = profile.central.id
     store.update_point(central, recording=report.recording)
     site.emit(
@@ -143,12 +189,227 @@ async def bringup(
         total=len(report.points),
         recording=report.recording,
         verdict=report.verdict.value,
+        **({"links": {lnk.id: lnk.verdict.value for lnk in report.links}} if report.links else {}),
     )
     return report
 
 
+@dataclass(eq=False)
+class _Side:
+    """One MCU of the session as the bring-up uses it: its conference, watcher, what it had."""
+
+    cfg: McuConfig
+    mcu: Mcu | None = None  # None: not opened (`error` says why)
+    watcher: ParticipantWatcher | None = None
+    existing: dict[str, Participant] = field(default_factory=dict)
+    error: str = ""  # why this MCU cannot take its points (a secondary that did not answer)
+
+    @property
+    def id(self) -> str:
+        return self.cfg.id
+
+    @property
+    def conference(self) -> str:
+        return self.cfg.conference.name
+
+    def name(self, point_id: str) -> str:
+        """A point's participant name on this MCU."""
+        return participant_name(point_id, name_limit(self.cfg.driver))
+
+
+def _conference(site: Site, cfg: McuConfig) -> ConferenceSpec:
+    conf = cfg.conference
+    pin = conf.pin.resolve(base_dir=site.loaded.path.parent).reveal() if conf.pin else None
+    return ConferenceSpec(conf.name, conf.numeric_id, pin, conf.duration_min * 60 or None)
+
+
+async def _open_host(site: Site, report: BringupReport) -> _Side:
+    """The host MCU with its session conference (a failure here fails the whole bring-up)."""
+    mcu = await site.mcu()
+    side = _Side(site.profile.mcu, mcu)
+    report.conference_created = await ensure_conference(mcu, _conference(site, side.cfg))
+    side.existing = {p.name: p for p in await mcu.participants(side.conference)}
+    side.watcher = ParticipantWatcher(mcu, side.conference, site.profile.bringup.poll_interval_s)
+    return side
+
+
+async def _open_secondary(site: Site, cfg: McuConfig) -> _Side:
+    """A secondary MCU with its session conference; on failure a side whose `error` says why.
+
+    Bounded (3 × the MCU's own timeout: connect, list, create), so a dead secondary costs
+    its points that long and no more, and never stalls the host's points.
+    """
+    side = _Side(cfg)
+    limit_s = 3 * cfg.timeout_s
+    try:
+        async with asyncio.timeout(limit_s):
+            mcu = await site.mcu(cfg.id)
+            await ensure_conference(mcu, _conference(site, cfg))
+            side.existing = {p.name: p for p in await mcu.participants(side.conference)}
+    except (McuControlError, TimeoutError, OSError) as exc:
+        why = str(exc) or f"no answer within {limit_s:g} s"
+        side.error = f"MCU {cfg.id} ({cfg.name}) did not answer: {why}"
+        log.warning("bring-up: %s", side.error)
+        site.emit(
+            "mcu-failed", audit="bringup.mcu_failed", target=cfg.id, mcu=cfg.id, reason=side.error
+        )
+        return side
+    side.mcu = mcu
+    side.watcher = ParticipantWatcher(mcu, side.conference, site.profile.bringup.poll_interval_s)
+    return side
+
+
+def _planned_links(site: Site, cascades: list[str], national: bool) -> list[LinkBringup]:
+    profile = site.profile
+    limit = name_limit(profile.mcu.driver)
+    links = [
+        LinkBringup(cascade_name(m, limit), "cascade", site.mcu_config(m).name, mcu=m)
+        for m in cascades
+    ]
+    if national and profile.upstream is not None:
+        links.append(LinkBringup(UPSTREAM_PARTICIPANT, "upstream", profile.upstream.name))
+    return links
+
+
+def _session_link(link: LinkBringup, phase: LinkPhase) -> SessionLink:
+    kind: Literal["upstream", "cascade"] = "upstream" if link.kind == "upstream" else "cascade"
+    return SessionLink(link.id, kind, link.name, phase, link.reason, link.mcu)
+
+
+def _link_phase(site: Site, link: LinkBringup, phase: LinkPhase) -> None:
+    """Publish where `link` stands (the session's `links` on the feed and the panels)."""
+    store = site.store
+    links = tuple(
+        _session_link(link, phase) if lnk.id == link.id else lnk for lnk in store.session.links
+    )
+    if all(lnk.id != link.id for lnk in links):
+        links = (*links, _session_link(link, phase))
+    store.set_session(dataclasses.replace(store.session, links=links))
+
+
+async def _cascade(site: Site, host: _Side, side: _Side, link: LinkBringup) -> None:
+    """Join the secondary's conference to the host's: the host dials it like a point."""
+    started = time.perf_counter()
+    address = cascade_dial_string(side.cfg)
+    link.address = address
+    try:
+        if side.error or address is None:
+            link.reason = side.error or f"MCU {side.id} has no dial string (conference numeric_id)"
+            return
+        protocol = CallProtocol.H323 if address.startswith("h323:") else CallProtocol.SIP
+        _link_phase(site, link, LinkPhase.CONNECTING)
+        bitrate = site.profile.central.codec.bitrate_kbps
+        await _dial(
+            site, host, link.id, [(protocol, address)], bitrate, host.existing.get(link.id), link
+        )
+    finally:
+        link.connect_s = time.perf_counter() - started
+        _link_done(site, link)
+
+
+async def _upstream(site: Site, host: _Side, link: LinkBringup) -> None:
+    """The national link: the host dials the national office, or waits for its call."""
+    up = site.profile.upstream
+    assert up is not None
+    started = time.perf_counter()
+    link.address = up.address
+    _link_phase(site, link, LinkPhase.CONNECTING)
+    try:
+        if up.dials == "host":
+            protocol = CallProtocol(up.protocol)
+            existing = host.existing.get(link.id)
+            await _dial(
+                site, host, link.id, [(protocol, up.address)], up.bandwidth_kbps, existing, link
+            )
+        else:
+            await _await_dial_in(site, host, up.address, link)
+    finally:
+        link.connect_s = time.perf_counter() - started
+        _link_done(site, link)
+
+
+async def _await_dial_in(site: Site, host: _Side, address: str, link: LinkBringup) -> None:
+    """`dials: national`: wait (bounded) until a connected participant shows `address`."""
+    cfg = site.profile.bringup
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + cfg.connect_timeout_s
+    want = _bare(address)
+    assert host.mcu is not None
+    while True:
+        try:
+            found = [
+                p
+                for p in await host.mcu.participants(host.conference)
+                if p.call_state is CallState.CONNECTED and _bare(p.address or "") == want
+            ]
+        except McuControlError as exc:
+            link.reason = str(exc)
+            found = []
+        if found:
+            link.connected, link.reason = True, ""
+            return
+        if loop.time() >= deadline:
+            link.reason = (
+                f"the national office did not call in within {cfg.connect_timeout_s:g} s "
+                f"(expected from {address}); call it to dial {host.conference}"
+            )
+            return
+        await asyncio.sleep(max(cfg.poll_interval_s, 1.0))
+
+
+def _bare(address: str) -> str:
+    """An address without its scheme and port, lowercased: how two spellings compare."""
+    rest = (
+        address.split(":", 1)[1] if address.split(":", 1)[0] in ("sip", "sips", "h323") else address
+    )
+    return rest.split(";", 1)[0].lower()
+
+
+def _link_done(site: Site, link: LinkBringup) -> None:
+    _link_phase(site, link, LinkPhase.CONNECTED if link.connected else LinkPhase.FAILED)
+    if link.connected:
+        site.emit(
+            "link-connected",
+            audit="bringup.link_connected",
+            target=link.id,
+            link=link.id,
+            link_kind=link.kind,
+            address=link.address,
+        )
+    else:
+        site.emit(
+            "link-failed",
+            audit="bringup.link_failed",
+            target=link.id,
+            link=link.id,
+            link_kind=link.kind,
+            reason=link.reason,
+        )
+
+
+def _cascade_verdict(
+    site: Site, side: _Side, link: LinkBringup, results: list[PointBringup]
+) -> None:
+    """A point connected to a secondary whose link is down is not in the session: FAIL it."""
+    if link.connected or side.error:
+        return
+    for result in results:
+        if result.connected:
+            result.connected = False
+            result.reason = (
+                f"connected to MCU {side.id}, but that MCU's cascade link to the host is down "
+                f"({link.reason}): not in the session"
+            )
+            site.store.update_point(result.point, phase=PointPhase.DEGRADED, reason=result.reason)
+
+
 async def teardown(site: Site, *, points: list[str] | None = None) -> dict[str, Any]:
-    """Stop the recording, hang up and remove participants, mute the session microphones."""
+    """Stop the recording, hang up and remove participants, mute the session microphones.
+
+    On a site with several MCUs the points are hung up on whichever MCU holds them (each
+    secondary bounded by its own timeout; one that does not answer is reported, not waited
+    for), and a whole-session teardown removes the cascade and national links last.
+    """
     profile = site.profile
     conf = profile.mcu.conference.name
     targets = site.points(points)
@@ -162,13 +423,28 @@ async def teardown(site: Site, *, points: list[str] | None = None) -> dict[str, 
     if rec is not None and rec.id in present and points is None:
         names.append(rec.id)
 
-    async def hang_up(name: str) -> tuple[str, str]:
+    async def hang_up(on: Mcu, conference: str, name: str) -> tuple[str, str]:
         try:
-            await mcu.disconnect_participant(conf, name)
-            await mcu.remove_participant(conf, name)
+            await on.disconnect_participant(conference, name)
+            await on.remove_participant(conference, name)
         except McuControlError as exc:
             return name, str(exc)
         return name, "removed"
+
+    async def secondary(cfg: McuConfig) -> tuple[str, list[tuple[str, str]]]:
+        """Hang up our points on a secondary MCU; (mcu id, [(name, outcome)]) or its error."""
+        side = _Side(cfg)
+        try:
+            async with asyncio.timeout(3 * cfg.timeout_s):
+                on = await site.mcu(cfg.id)
+                there = {p.name for p in await on.participants(side.conference)}
+                mine = [side.name(p.id) for p in targets if side.name(p.id) in there]
+                return cfg.id, list(
+                    await asyncio.gather(*(hang_up(on, side.conference, n) for n in mine))
+                )
+        except (McuControlError, TimeoutError, OSError) as exc:
+            why = str(exc) or f"no answer within {3 * cfg.timeout_s:g} s"
+            return cfg.id, [(f"MCU {cfg.id}", f"not reached: {why}")]
 
     async def mute(point: PointConfig) -> tuple[str, str]:
         if point.mixer is None or not point.mixer.session_channels:
@@ -189,8 +465,16 @@ async def teardown(site: Site, *, points: list[str] | None = None) -> dict[str, 
             stopped = "stopped"
         except McuControlError as exc:
             stopped = str(exc)
-    hung = await asyncio.gather(*(hang_up(n) for n in names))
-    muted = await asyncio.gather(*(mute(p) for p in targets))
+    hung_host, hung_secondaries, muted = await asyncio.gather(
+        asyncio.gather(*(hang_up(mcu, conf, n) for n in names)),
+        asyncio.gather(*(secondary(cfg) for cfg in profile.mcus)),
+        asyncio.gather(*(mute(p) for p in targets)),
+    )
+    hung = list(hung_host) + [item for _, items in hung_secondaries for item in items]
+    if points is None:  # the links last: every point was still in the session until now
+        limit = name_limit(profile.mcu.driver)
+        links = [cascade_name(m.id, limit) for m in profile.mcus] + [UPSTREAM_PARTICIPANT]
+        hung += await asyncio.gather(*(hang_up(mcu, conf, n) for n in links if n in present))
     for p in targets:
         site.store.update_point(
             p.id, phase=PointPhase.READY, call_state=None, reason="session ended"
@@ -217,10 +501,8 @@ async def teardown(site: Site, *, points: list[str] | None = None) -> dict[str, 
 
 async def _point(
     site: Site,
-    mcu: Mcu,
-    watcher: ParticipantWatcher,
+    side: _Side,
     point: PointConfig,
-    existing: Participant | None,
     result: PointBringup,
     notify: _Notify,
 ) -> PointBringup:
@@ -228,7 +510,7 @@ async def _point(
 
     async def timed_connect() -> None:
         try:
-            await _connect(site, mcu, watcher, point, existing, result)
+            await _connect(site, side, point, result)
         finally:
             result.connect_s = time.perf_counter() - started
             verdict = "pass" if result.connected else "fail"
@@ -277,45 +559,17 @@ class _Notify:
             log.exception("bring-up progress observer failed on %s", event)
 
 
-async def _connect(
-    site: Site,
-    mcu: Mcu,
-    watcher: ParticipantWatcher,
-    point: PointConfig,
-    existing: Participant | None,
-    result: PointBringup,
-) -> None:
-    cfg = site.profile.bringup
-    conf = site.profile.mcu.conference.name
+async def _connect(site: Site, side: _Side, point: PointConfig, result: PointBringup) -> None:
     store = site.store
-    name = _name(site, point.id)
+    name = side.name(point.id)
     codec = point.codec
     addresses = [(CallProtocol(codec.driver), codec.address)]
     addresses += [(CallProtocol(a.protocol), a.address) for a in codec.alternates]
 
-    if existing is not None:
-        result.address = existing.address
-        if existing.call_state is CallState.CONNECTED:
-            result.connected = result.adopted = True
-            _mark_connected(site, point, existing)
-            return
-        if existing.call_state in IN_PROGRESS:
-            store.update_point(
-                point.id, phase=PointPhase.CONNECTING, call_state=existing.call_state.value
-            )
-            try:
-                p = await watcher.wait_settled(name, cfg.connect_timeout_s)
-            except McuControlError as exc:
-                p = None
-                result.reason = str(exc)
-            if p is not None and p.call_state is CallState.CONNECTED:
-                result.connected = result.adopted = True
-                _mark_connected(site, point, p)
-                return
-        await _remove_quietly(mcu, conf, name)
-
-    delay = cfg.retry_backoff_s
-    for index, (protocol, address) in enumerate(addresses):
+    def trying(index: int, address: str) -> None:
+        store.update_point(
+            point.id, phase=PointPhase.CONNECTING, call_state="proceeding", reason=""
+        )
         if index > 0:
             site.emit(
                 "point-escalated",
@@ -323,39 +577,30 @@ async def _connect(
                 target=point.id,
                 point=point.id,
                 address=address,
-                protocol=protocol.value,
+                protocol=addresses[index][0].value,
                 after=result.reason,
             )
-        for _ in range(cfg.dial_attempts):
-            result.attempts += 1
-            result.address = address
-            store.update_point(
-                point.id, phase=PointPhase.CONNECTING, call_state="proceeding", reason=""
-            )
-            try:
-                await mcu.add_participant(
-                    conf, ParticipantSpec(name, address, protocol, codec.bitrate_kbps)
-                )
-                p = await watcher.wait_settled(name, cfg.connect_timeout_s)
-            except McuControlError as exc:
-                result.reason = str(exc)
-                if not exc.retryable:  # a permanent refusal: dialling again cannot help
-                    log.info("%s: %s refused for good: %s", point.id, address, exc)
-                    await _remove_quietly(mcu, conf, name)
-                    break
-            else:
-                if p.call_state is CallState.CONNECTED:
-                    result.connected = True
-                    result.reason = ""
-                    _mark_connected(site, point, p)
-                    return
-                result.reason = p.disconnect_reason or "disconnected"
-            log.info(
-                "%s: attempt %d to %s failed: %s", point.id, result.attempts, address, result.reason
-            )
-            await _remove_quietly(mcu, conf, name)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2 or cfg.retry_backoff_s, cfg.retry_backoff_max_s)
+
+    def waiting(state: CallState) -> None:
+        store.update_point(point.id, phase=PointPhase.CONNECTING, call_state=state.value)
+
+    if side.error:
+        result.reason = side.error
+    else:
+        p = await _dial(
+            site,
+            side,
+            name,
+            addresses,
+            codec.bitrate_kbps,
+            side.existing.get(name),
+            result,
+            trying=trying,
+            waiting=waiting,
+        )
+        if p is not None:
+            _mark_connected(site, point, p)
+            return
     store.update_point(
         point.id, phase=PointPhase.OFFLINE, call_state="disconnected", reason=result.reason
     )
@@ -367,7 +612,80 @@ async def _connect(
         name=point.name,
         reason=result.reason,
         attempts=result.attempts,
+        **({"mcu": side.id} if side.id != site.profile.mcu.id else {}),
     )
+
+
+async def _dial(
+    site: Site,
+    side: _Side,
+    name: str,
+    addresses: list[tuple[CallProtocol, str]],
+    bitrate_kbps: int | None,
+    existing: Participant | None,
+    out: PointBringup | LinkBringup,
+    *,
+    trying: Callable[[int, str], None] | None = None,
+    waiting: Callable[[CallState], None] | None = None,
+) -> Participant | None:
+    """Get participant `name` connected on `side`'s conference; its participant, or None.
+
+    Adopts a connected participant, waits on a call in progress, else dials each address in
+    turn (`dial_attempts` each, with backoff; a permanent refusal moves to the next address).
+    `out` gets the attempts, the address and the reason; `trying(index, address)` hears each
+    attempt, `waiting(state)` a call in progress found on the MCU.
+    """
+    cfg = site.profile.bringup
+    mcu, watcher, conf = side.mcu, side.watcher, side.conference
+    assert mcu is not None
+    assert watcher is not None
+    if existing is not None:
+        out.address = existing.address
+        if existing.call_state is CallState.CONNECTED:
+            out.connected = out.adopted = True
+            return existing
+        if existing.call_state in IN_PROGRESS:
+            if waiting is not None:
+                waiting(existing.call_state)
+            try:
+                p: Participant | None = await watcher.wait_settled(name, cfg.connect_timeout_s)
+            except McuControlError as exc:
+                p = None
+                out.reason = str(exc)
+            if p is not None and p.call_state is CallState.CONNECTED:
+                out.connected = out.adopted = True
+                return p
+        await _remove_quietly(mcu, conf, name)
+
+    delay = cfg.retry_backoff_s
+    for index, (protocol, address) in enumerate(addresses):
+        for _ in range(cfg.dial_attempts):
+            out.attempts += 1
+            out.address = address
+            if trying is not None:
+                trying(index, address)
+            try:
+                await mcu.add_participant(
+                    conf, ParticipantSpec(name, address, protocol, bitrate_kbps)
+                )
+                p = await watcher.wait_settled(name, cfg.connect_timeout_s)
+            except McuControlError as exc:
+                out.reason = str(exc)
+                if not exc.retryable:  # a permanent refusal: dialling again cannot help
+                    log.info("%s: %s refused for good: %s", name, address, exc)
+                    await _remove_quietly(mcu, conf, name)
+                    break
+            else:
+                if p.call_state is CallState.CONNECTED:
+                    out.connected = True
+                    out.reason = ""
+                    return p
+                out.reason = p.disconnect_reason or "disconnected"
+            log.info("%s: attempt %d to %s failed: %s", name, out.attempts, address, out.reason)
+            await _remove_quietly(mcu, conf, name)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2 or cfg.retry_backoff_s, cfg.retry_backoff_max_s)
+    return None
 
 
 def _mark_connected(site: Site, point: PointConfig, p: Participant) -> None:
@@ -575,6 +893,7 @@ async def _until_recording(mcu: Mcu, conference: str, name: str, timeout_s: floa
 
 
 def _name(site: Site, point_id: str) -> str:
+    """A point's participant name on the host MCU."""
     return participant_name(point_id, name_limit(site.profile.mcu.driver))
 
 

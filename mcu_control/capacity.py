@@ -1,9 +1,9 @@
-"""Capacity planning at bring-up: dial only what the MCUs' ports can take.
+"""Capacity planning at bring-up: dial only what the MCUs' ports can take, and where.
 
 The placement itself is pure (profiles/placement.py); this module turns it into what the
-bring-up does: the points the host MCU dials now, and a FAIL result naming the reason for
-every point it will not dial — left out for want of ports (the end of the roster, in roster
-order), or placed on a secondary MCU while bring-up across cascaded MCUs is not built yet.
+bring-up and the drill do: the points each MCU dials (the host's and each cascaded
+secondary's, roster order), and a FAIL result naming the reason for every point left out for
+want of ports (the end of the roster, in roster order).
 """
 
 from __future__ import annotations
@@ -23,30 +23,44 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class BringupSplit:
-    """The host's share of a roster, and results for the points not dialled."""
+    """Where a roster is dialled: points per MCU (host first), and results for the rest."""
 
-    dial: list[str]
+    placement: Placement
     refused: list[PointBringup] = field(default_factory=list)
-    placement: Placement | None = None
+
+    @property
+    def host(self) -> str:
+        return self.placement.host
+
+    @property
+    def cascades(self) -> list[str]:
+        """The secondary MCUs that take points, each joined to the host by one link."""
+        return list(self.placement.cascades)
+
+    @property
+    def dial(self) -> list[str]:
+        """Every point dialled, on whichever MCU (host's first, then each secondary's)."""
+        return [pid for ids in self.placement.points.values() for pid in ids]
+
+    def on(self, mcu_id: str) -> list[str]:
+        """The points dialled on `mcu_id` (roster order)."""
+        return list(self.placement.points.get(mcu_id, []))
+
+    def mcu_of(self, point_id: str) -> str | None:
+        return self.placement.mcu_of(point_id)
 
 
-def split_for_bringup(site: Site, ids: list[str] | None) -> BringupSplit:
-    """Place `ids` (roster order; None: the whole site) and say what is not dialled, and why."""
+def split_for_bringup(site: Site, ids: list[str] | None, *, national: bool = False) -> BringupSplit:
+    """Place `ids` (roster order; None: the whole site) and say what is not dialled, and why.
+
+    `national`: the session's national link takes a port on the host.
+    """
     profile = site.profile
     order = list(dict.fromkeys(ids)) if ids else list(roster.resolve(profile, None).points)
-    plan = place_roster(profile, site.loaded.models, order)
-    split = BringupSplit(dial=list(plan.points.get(plan.host, [])), placement=plan)
+    upstream = national and profile.upstream is not None
+    plan = place_roster(profile, site.loaded.models, order, upstream=upstream)
+    split = BringupSplit(placement=plan)
     names = {p.id: p.name for p in profile.points}
-    for mcu_id in plan.cascades:
-        for pid in plan.points[mcu_id]:
-            split.refused.append(
-                PointBringup(
-                    pid,
-                    names[pid],
-                    reason=f"placed on MCU {mcu_id}, but bring-up across cascaded MCUs is not "
-                    "available yet: dial it on that MCU by hand, or shorten the roster",
-                )
-            )
     for pid in plan.left_out:
         split.refused.append(
             PointBringup(

@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -32,7 +33,8 @@ from mcu_control.site import Site
 from mcu_control.state import SessionPhase
 from mcu_control.watcher import ParticipantWatcher
 from profiles.camera import CameraConfig
-from profiles.naming import drill_name, name_limit
+from profiles.mcu import McuConfig, cascade_dial_string
+from profiles.naming import DRILL_PREFIX, UPSTREAM_PARTICIPANT, cascade_name, drill_name, name_limit
 from profiles.schema import PointConfig
 
 log = logging.getLogger("mcu_control.drill")
@@ -55,28 +57,27 @@ class Drill:
         national: bool = False,
     ) -> None:
         self.site = site
-        self.national = national
         self.cfg = site.profile.drill
         self.points = site.points(points)
         self.quick = quick
         self.label = label
         self.progress = progress
-        conf = site.profile.mcu.conference.name
-        self.conference = self.cfg.conference or f"{conf[:28]}-KT"
-        self._conference_lock = asyncio.Lock()
-        self._conference_made = False
-        #: participants the drill conference already had (a drill that died half-way)
-        self._stale: set[str] = set()
-        #: points the bring-up would not dial (MCU capacity, cascade): their test call FAILs
-        #: with the bring-up's reason, so that a drill that passes predicts the bring-up
-        self._not_dialled = {
-            p.point: p.reason
-            for p in split_for_bringup(site, points).refused  # roster order, as the bring-up
+        self.split = split_for_bringup(site, points, national=national)  # as the bring-up
+        self.national = national and site.profile.upstream is not None
+        #: every MCU the roster is placed on: the host first, then the cascaded secondaries
+        self.sides = {
+            m: _DrillSide(site.mcu_config(m), self.cfg.conference)
+            for m in [self.split.host, *self.split.cascades]
         }
+        self.host = self.sides[self.split.host]
+        self.conference = self.host.conference
+        #: points the bring-up would not dial (MCU capacity): their test call FAILs with the
+        #: bring-up's reason, so that a drill that passes predicts the bring-up
+        self._not_dialled = {p.point: p.reason for p in self.split.refused}
 
     def planned_checks(self) -> int:
         """How many checks the run will report (for a progress bar): the same plan it runs."""
-        return sum(len(self._plan(p, None, None, "")) for p in self.points)
+        return sum(len(self._plan(p)) for p in self.points)
 
     async def run(self) -> DrillReport:
         report = DrillReport(
@@ -97,28 +98,12 @@ class Drill:
             label=self.label,
             points=[p.id for p in self.points],
         )
-        mcu: Mcu | None = None
-        watcher: ParticipantWatcher | None = None
         try:
-            try:
-                mcu = await asyncio.wait_for(self.site.mcu(), self.cfg.check_timeout_s)
-                watcher = ParticipantWatcher(
-                    mcu, self.conference, self.site.profile.bringup.poll_interval_s
-                )
-            except (McuControlError, TimeoutError) as exc:
-                log.warning("drill without the MCU: %s", exc)
-                mcu_error = str(exc) or "MCU did not answer"
-            else:
-                mcu_error = ""
-            results = await asyncio.gather(
-                *(self._point(p, mcu, watcher, mcu_error) for p in self.points)
-            )
+            await asyncio.gather(*(self._open(side) for side in self.sides.values()))
+            results = await asyncio.gather(*(self._point(p) for p in self.points))
             report.points = list(results)
         finally:
-            if watcher is not None:
-                await watcher.close()
-            if mcu is not None and self._conference_made:
-                await self._destroy_conference(mcu)
+            await asyncio.gather(*(self._close(side) for side in self.sides.values()))
             report.finished_at = dt.datetime.now(dt.UTC)
             store.set_session(previous)
         summary = report.summary()
@@ -134,26 +119,48 @@ class Drill:
 
     # ------------------------------------------------------------------ per point
 
-    async def _point(
-        self,
-        point: PointConfig,
-        mcu: Mcu | None,
-        watcher: ParticipantWatcher | None,
-        mcu_error: str,
-    ) -> PointResult:
+    async def _open(self, side: _DrillSide) -> None:
+        """Connect one MCU (bounded); on failure its `error` names it for every check."""
+        try:
+            side.mcu = await asyncio.wait_for(self.site.mcu(side.cfg.id), self.cfg.check_timeout_s)
+        except (McuControlError, TimeoutError) as exc:
+            why = str(exc) or f"no answer within {self.cfg.check_timeout_s:g} s"
+            if side is self.host:
+                side.error = why
+            else:
+                side.error = f"MCU {side.cfg.id} ({side.cfg.name}) did not answer: {why}"
+            log.warning("drill without MCU %s: %s", side.cfg.id, why)
+            return
+        side.watcher = ParticipantWatcher(
+            side.mcu, side.conference, self.site.profile.bringup.poll_interval_s
+        )
+
+    async def _close(self, side: _DrillSide) -> None:
+        if side.watcher is not None:
+            await side.watcher.close()
+        if side.mcu is None:
+            return
+        for conference in [side.conference] * side.made + side.created_session:
+            try:
+                async with asyncio.timeout(self.cfg.check_timeout_s):
+                    await side.mcu.destroy_conference(conference)
+            except (McuControlError, TimeoutError) as exc:
+                log.warning(
+                    "could not remove the drill's conference %s on MCU %s: %s",
+                    conference,
+                    side.cfg.id,
+                    exc,
+                )
+
+    async def _point(self, point: PointConfig) -> PointResult:
         checks = [
-            self._check(point, name, body(), device)
-            for name, body, device in self._plan(point, mcu, watcher, mcu_error)
+            self._check(point, name, body(), device) for name, body, device in self._plan(point)
         ]
         results = await asyncio.gather(*checks)
         return PointResult(point.id, point.name, list(results))
 
     def _plan(
-        self,
-        point: PointConfig,
-        mcu: Mcu | None,
-        watcher: ParticipantWatcher | None,
-        mcu_error: str,
+        self, point: PointConfig
     ) -> list[tuple[str, Callable[[], Awaitable[Outcome]], str | None]]:
         """The checks of one point as data: (name, body, device id); runs and counts alike."""
         plan: list[tuple[str, Callable[[], Awaitable[Outcome]], str | None]] = [
@@ -168,15 +175,21 @@ class Drill:
             plan.append(("mixer.health", partial(self._mixer_health, point), point.mixer.id))
             plan.append(("mixer.channels", partial(self._mixer_channels, point), point.mixer.id))
         if point.role == "central":
-            mcu_id = point.mcu.id if point.mcu else None
-            plan.append(("mcu.health", partial(self._mcu_health, mcu, mcu_error), mcu_id))
+            plan.append(("mcu.health", partial(self._mcu_health, self.host), self.host.cfg.id))
             rec_id = point.recorder.id if point.recorder else None
             plan.append(("recorder.link", self._recorder, rec_id))
+            for m in self.split.cascades:  # each secondary the roster uses, and its link
+                side = self.sides[m]
+                plan.append(("mcu.health", partial(self._mcu_health, side), m))
+                plan.append(("cascade.link", partial(self._cascade_link, side), m))
+            if self.national:
+                plan.append(("upstream.call", self._upstream_call, UPSTREAM_PARTICIPANT))
         test_call: Callable[[], Awaitable[Outcome]]
         if point.id in self._not_dialled:
             test_call = partial(self._not_placed, self._not_dialled[point.id])
         else:
-            test_call = partial(self._test_call, point, mcu, watcher, mcu_error)
+            side = self.sides[self.split.mcu_of(point.id) or self.split.host]
+            test_call = partial(self._test_call, point, side)
         plan.append(("call.test", test_call, point.codec.id))
         return plan
 
@@ -310,12 +323,10 @@ class Drill:
         labels = ", ".join(point.mixer.channels[s.channel].label for s in states)
         return Verdict.PASS, f"{len(states)} session channels answer ({labels})", data
 
-    async def _mcu_health(
-        self, mcu: Mcu | None, mcu_error: str
-    ) -> tuple[Verdict, str, dict[str, Any]]:
-        if mcu is None:
-            return Verdict.FAIL, mcu_error, {}
-        h = await mcu.health()
+    async def _mcu_health(self, side: _DrillSide) -> tuple[Verdict, str, dict[str, Any]]:
+        if side.mcu is None:
+            return Verdict.FAIL, side.error, {}
+        h = await side.mcu.health()
         verdict = {HealthState.OK: Verdict.PASS, HealthState.DEGRADED: Verdict.WARN}.get(
             h.state, Verdict.FAIL
         )
@@ -337,30 +348,74 @@ class Drill:
         return Verdict.FAIL, f"no test call: the bring-up would not dial this point ({reason})", {}
 
     async def _test_call(
-        self,
-        point: PointConfig,
-        mcu: Mcu | None,
-        watcher: ParticipantWatcher | None,
-        mcu_error: str,
+        self, point: PointConfig, side: _DrillSide
     ) -> tuple[Verdict, str, dict[str, Any]]:
-        if mcu is None or watcher is None:
-            return Verdict.FAIL, f"no test call: {mcu_error}", {}
-        await self._ensure_conference(mcu)
-        name = drill_name(point.id, name_limit(self.site.profile.mcu.driver))
         codec = point.codec
+        name = drill_name(point.id, name_limit(side.cfg.driver))
         spec = ParticipantSpec(name, codec.address, CallProtocol(codec.driver), codec.bitrate_kbps)
-        if name in self._stale:
-            await mcu.remove_participant(self.conference, name)
-        await mcu.add_participant(self.conference, spec)
+        return await self._call(side, spec, f"test call to {codec.address}")
+
+    async def _cascade_link(self, side: _DrillSide) -> tuple[Verdict, str, dict[str, Any]]:
+        """A test call from the host's drill conference to the secondary's session conference.
+
+        It dials the very address the bring-up's cascade link dials; the secondary's session
+        conference is created for it if missing (and removed afterwards), so a link that
+        passes here is the link the bring-up makes.
+        """
+        host = self.host
+        if side.mcu is None:
+            return Verdict.FAIL, f"no cascade link test: {side.error}", {}
+        address = cascade_dial_string(side.cfg)
+        if address is None:  # the profile check refuses this; a guard, not a verdict source
+            return Verdict.FAIL, f"MCU {side.cfg.id} has no dial string", {}
+        session = side.cfg.conference
+        if await ensure_conference(side.mcu, ConferenceSpec(session.name, session.numeric_id)):
+            side.created_session.append(session.name)
+        limit = name_limit(host.cfg.driver)
+        name = DRILL_PREFIX + cascade_name(side.cfg.id, limit)
+        protocol = CallProtocol.H323 if address.startswith("h323:") else CallProtocol.SIP
+        spec = ParticipantSpec(
+            name, address, protocol, self.site.profile.central.codec.bitrate_kbps
+        )
+        return await self._call(host, spec, f"cascade link to MCU {side.cfg.id} ({address})")
+
+    async def _upstream_call(self) -> tuple[Verdict, str, dict[str, Any]]:
+        """The national link: a test call to the national office (or, when it dials us, the
+        evidence of its call)."""
+        up = self.site.profile.upstream
+        assert up is not None
+        if up.dials == "host":
+            spec = ParticipantSpec(
+                DRILL_PREFIX + UPSTREAM_PARTICIPANT,
+                up.address,
+                CallProtocol(up.protocol),
+                up.bandwidth_kbps,
+            )
+            return await self._call(self.host, spec, f"national link to {up.address}")
+        return (
+            Verdict.WARN,
+            f"not tested: the national office places this call (upstream dials: national); "
+            f"ask it for a test call into {self.site.profile.mcu.conference.name}",
+            {"address": up.address},
+        )
+
+    async def _call(
+        self, side: _DrillSide, spec: ParticipantSpec, what: str
+    ) -> tuple[Verdict, str, dict[str, Any]]:
+        """Dial `spec` in `side`'s drill conference, measure its media, hang up."""
+        if side.mcu is None or side.watcher is None:
+            return Verdict.FAIL, f"no test call: {side.error}", {}
+        mcu, watcher = side.mcu, side.watcher
+        await self._ensure_conference(side)
+        name = spec.name
+        if name in side.stale:
+            await mcu.remove_participant(side.conference, name)
+        await mcu.add_participant(side.conference, spec)
         try:
             p = await watcher.wait_settled(name, self.cfg.connect_timeout_s)
             if p.call_state is not CallState.CONNECTED:
                 reason = p.disconnect_reason or "call failed"
-                return (
-                    Verdict.FAIL,
-                    f"test call to {codec.address} failed: {reason}",
-                    {"reason": reason},
-                )
+                return Verdict.FAIL, f"{what} failed: {reason}", {"reason": reason}
             first = p.media
             await asyncio.sleep(
                 self.cfg.quick_call_seconds if self.quick else self.cfg.call_seconds
@@ -370,7 +425,7 @@ class Drill:
             latest = await watcher.wait_for(name, lambda _p: True, self.cfg.connect_timeout_s)
             return self._judge_loss(first, latest.media, latest.packet_loss_critical)
         finally:
-            await _remove_quietly(mcu, self.conference, name)
+            await _remove_quietly(mcu, side.conference, name)
 
     def _judge_loss(
         self, first: MediaStats, last: MediaStats, critical: bool
@@ -406,20 +461,35 @@ class Drill:
             )
         return Verdict.PASS, f"connected; packet loss {pct:.1f} % over {total} packets", data
 
-    async def _ensure_conference(self, mcu: Mcu) -> None:
-        async with self._conference_lock:
-            if self._conference_made:
+    async def _ensure_conference(self, side: _DrillSide) -> None:
+        assert side.mcu is not None
+        async with side.lock:
+            if side.made:
                 return
-            if not await ensure_conference(mcu, ConferenceSpec(self.conference)):
-                self._stale = {p.name for p in await mcu.participants(self.conference)}
-            self._conference_made = True
+            if not await ensure_conference(side.mcu, ConferenceSpec(side.conference)):
+                side.stale = {p.name for p in await side.mcu.participants(side.conference)}
+            side.made = True
 
-    async def _destroy_conference(self, mcu: Mcu) -> None:
-        try:
-            async with asyncio.timeout(self.cfg.check_timeout_s):
-                await mcu.destroy_conference(self.conference)
-        except (McuControlError, TimeoutError) as exc:
-            log.warning("could not remove the drill conference %s: %s", self.conference, exc)
+
+@dataclass(eq=False)
+class _DrillSide:
+    """One MCU of the drill: its drill conference, its watcher, what the drill created."""
+
+    cfg: McuConfig
+    name_override: str | None = None  # the profile's `drill.conference`, if set
+    mcu: Mcu | None = None
+    watcher: ParticipantWatcher | None = None
+    error: str = ""  # why this MCU cannot be used (it did not answer)
+    made: bool = False  # the drill conference exists (created or found) on this MCU
+    #: participants the drill conference already had (a drill that died half-way)
+    stale: set[str] = field(default_factory=set)
+    #: session conferences the cascade test created here (removed at the end)
+    created_session: list[str] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def conference(self) -> str:
+        return self.name_override or f"{self.cfg.conference.name[:28]}-KT"
 
 
 async def ensure_conference(mcu: Mcu, spec: ConferenceSpec) -> bool:

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from profiles.camera import CameraConfig
     from profiles.codec import CodecConfig
     from profiles.loader import LoadedProfile
+    from profiles.mcu import McuConfig
     from profiles.mixer import MixerConfig
     from profiles.schema import PointConfig
 
@@ -20,10 +21,11 @@ def device_id(point: PointConfig, device: str) -> str:
     return f"{point.id}.{device}"
 
 
-def build_mcu(loaded: LoadedProfile) -> Mcu:
+def build_mcu(loaded: LoadedProfile, cfg: McuConfig | None = None) -> Mcu:
+    """The host MCU (the central point's `mcu`), or the site MCU `cfg` (one of `mcus:`)."""
     from mcu_control.builders import mcu
 
-    return mcu.build(loaded)
+    return mcu.build(loaded, cfg)
 
 
 def build_camera(loaded: LoadedProfile, point: PointConfig, cfg: CameraConfig) -> PtzCamera:

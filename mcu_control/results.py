@@ -186,6 +186,41 @@ class PointBringup:
 
 
 @dataclass
+class LinkBringup:
+    """A call of the session conference that is not a point: the national link, a cascade."""
+
+    id: str  # its participant name on the host MCU
+    kind: str  # "upstream" or "cascade"
+    name: str  # the upstream's name, or the secondary MCU's name
+    mcu: str | None = None  # cascade: the secondary MCU's id
+    connected: bool = False
+    adopted: bool = False
+    attempts: int = 0
+    address: str | None = None
+    reason: str = ""
+    connect_s: float = 0.0
+
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict.PASS if self.connected else Verdict.FAIL
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "name": self.name,
+            "mcu": self.mcu,
+            "verdict": self.verdict.value,
+            "connected": self.connected,
+            "adopted": self.adopted,
+            "attempts": self.attempts,
+            "address": self.address,
+            "reason": self.reason,
+            "connect_s": round(self.connect_s, 3),
+        }
+
+
+@dataclass
 class BringupReport:
     site: str
     conference: str
@@ -195,6 +230,10 @@ class BringupReport:
     recording: bool = False
     recording_reason: str = ""
     conference_created: bool = False
+    #: the national link and the cascade links to secondary MCUs (empty: one MCU, not national)
+    links: list[LinkBringup] = field(default_factory=list)
+    #: which MCU each dialled point is on (mcu id -> point ids), when the site has several
+    placement: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def connected(self) -> int:
@@ -203,7 +242,7 @@ class BringupReport:
     @property
     def verdict(self) -> Verdict:
         own = Verdict.PASS if self.recording else Verdict.FAIL
-        return worst([own, *(p.verdict for p in self.points)])
+        return worst([own, *(p.verdict for p in self.points), *(lnk.verdict for lnk in self.links)])
 
     @property
     def exit_code(self) -> Exit:
@@ -226,4 +265,6 @@ class BringupReport:
             if self.finished_at
             else None,
             "points": [p.to_dict() for p in self.points],
+            "links": [lnk.to_dict() for lnk in self.links],
+            "placement": {m: list(ids) for m, ids in self.placement.items()},
         }

@@ -24,6 +24,7 @@ from mcu_control.state import StateStore
 from profiles.camera import CameraConfig
 from profiles.codec import CodecConfig
 from profiles.loader import LoadedProfile
+from profiles.mcu import McuConfig
 from profiles.schema import PointConfig
 
 D = TypeVar("D", bound=Device)
@@ -76,11 +77,22 @@ class Site:
             raise KeyError(", ".join(unknown))
         return [p for p in self.profile.points if p.id in ids]
 
-    async def mcu(self) -> Mcu:
-        central = self.profile.central
+    async def mcu(self, mcu_id: str | None = None) -> Mcu:
+        """The host MCU, or the site MCU `mcu_id` (a secondary of `mcus:`)."""
+        cfg = self.mcu_config(mcu_id)
         return await self._get(
-            f"{central.id}.{self.profile.mcu.id}", lambda: factory.build_mcu(self.loaded)
+            f"{self.profile.central.id}.{cfg.id}", lambda: factory.build_mcu(self.loaded, cfg)
         )
+
+    def mcu_config(self, mcu_id: str | None = None) -> McuConfig:
+        """The profile section of the host MCU (None, or its id) or of a secondary."""
+        host = self.profile.mcu
+        if mcu_id is None or mcu_id == host.id:
+            return host
+        for cfg in self.profile.mcus:
+            if cfg.id == mcu_id:
+                return cfg
+        raise KeyError(mcu_id)
 
     async def codec(self, point: PointConfig) -> Codec:
         return await self._get(

@@ -25,11 +25,12 @@ def central(loaded: LoadedProfile) -> tuple[PointConfig, McuConfig]:
     raise ConfigError("the profile has no central point with an `mcu` section")
 
 
-def build(loaded: LoadedProfile) -> Mcu:
-    """The MCU driver of the central point (the registry's builder for its key)."""
+def build(loaded: LoadedProfile, cfg: McuConfig | None = None) -> Mcu:
+    """The MCU driver of the central point, or of the site MCU `cfg` (a secondary, `mcus:`)."""
     from mcu_control.builders import build as build_any
 
-    point, cfg = central(loaded)
+    point, host = central(loaded)
+    cfg = cfg or host
     mcu = build_any("Mcu", cfg.driver, loaded, point, cfg)
     assert isinstance(mcu, Mcu)
     return mcu

@@ -484,7 +484,19 @@ def _bringup_table(report: BringupReport) -> Any:
         steps = "; ".join(
             f"[{VERDICT_STYLE[s.verdict.value]}]{escape(s.reason)}[/]" for s in p.steps
         )
-        t.add_row(p.name, call, str(p.attempts), p.address or "", steps)
+        where = next((m for m, ids in report.placement.items() if p.point in ids), None)
+        label = f"{p.name} [dim]({where})[/]" if where and len(report.placement) > 1 else p.name
+        t.add_row(label, call, str(p.attempts), p.address or "", steps)
+    for lnk in report.links:  # the cascade links and the national link, after the points
+        call = (
+            "[green]connected[/]" + (" (adopted)" if lnk.adopted else "")
+            if lnk.connected
+            else f"[bold red]failed[/] {escape(lnk.reason)}"
+        )
+        what = "national link" if lnk.kind == "upstream" else f"cascade link to {lnk.mcu}"
+        t.add_row(
+            f"{escape(lnk.name)} [dim]({what})[/]", call, str(lnk.attempts), lnk.address or "", ""
+        )
     if not report.recording:
         console().print(f"[bold red]recording:[/] {escape(report.recording_reason)}")
     return t
