@@ -12,7 +12,7 @@ import itertools
 import random
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,17 +65,22 @@ def _own_ports(point: dict[str, Any], fresh: Iterator[int]) -> None:
 
 
 class PortMap:
-    """Old port → new free port, consistently, for one profile."""
+    """Old port → new free port, consistently, for one profile (never one of `avoid`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, avoid: Iterable[int] = ()) -> None:
         self._map: dict[tuple[str, int], int] = {}
         self._held: list[socket.socket] = []
+        self._avoid = set(avoid)
 
     def get(self, old: int, kind: str = "tcp") -> int:
         key = (kind, old)
         if key not in self._map:
             self._map[key] = self._allocate(kind)
         return self._map[key]
+
+    def fresh(self, kind: str = "tcp") -> int:
+        """A free port no other device of the profile has."""
+        return self._allocate(kind)
 
     def release(self) -> None:
         """Let the simulators bind the ports (held until now so no two entries collide)."""
@@ -89,6 +94,8 @@ class PortMap:
         # no outgoing connection (of this or any other process) can be handed the port.
         for _ in range(_PRIVATE_PORTS.stop - _PRIVATE_PORTS.start):
             port = next(_cursor)
+            if port in self._avoid:
+                continue
             s = socket.socket(socket.AF_INET, family)
             try:
                 s.bind(("127.0.0.1", port))
@@ -96,10 +103,12 @@ class PortMap:
                 s.close()
                 continue
             self._held.append(s)
+            self._avoid.add(port)
             return port
         s = socket.socket(socket.AF_INET, family)
         s.bind(("127.0.0.1", 0))
         self._held.append(s)
+        self._avoid.add(int(s.getsockname()[1]))
         return int(s.getsockname()[1])
 
 
@@ -176,3 +185,157 @@ def _remap_sip(section: dict[str, Any], ports: PortMap) -> None:
 def _remap_url(url: str, ports: PortMap) -> str:
     m = _SOCKET_URL.match(url)
     return f"socket://127.0.0.1:{ports.get(int(m.group(1)))}" if m else url
+
+
+# ---------------------------------------------------------------------- localizing a profile
+
+LOCAL = "127.0.0.1"
+#: the variable every secret of a localized profile reads (as the demo profile's do)
+DEMO_SECRET_ENV = "MCU_CONTROL_DEMO_SECRET"
+#: first line of a localized profile: the CLI recognises it (and sets the demo secret)
+RIG_MARKER = "# Localized for the simulated rig (hil.genprofile.localize)"
+_SIP_URI = re.compile(r"^(?P<scheme>sips?):(?:(?P<user>[^@;]+)@)?[^;]+(?P<params>;.*)?$")
+_LOCAL_PORTS = re.compile(r"(?:port: |127\.0\.0\.1:)(\d{2,5})\b")
+
+
+def localize(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a profile whose every device is served by the simulated rig on 127.0.0.1.
+
+    Each device not already on 127.0.0.1 with a port of its own gets one (codec and recorder
+    SIP addresses become `sip:<user>@127.0.0.1:<port>`, as in the demo profile); every MCU
+    talks plain HTTP and gets a cascade dial string `sip:<numeric id>@127.0.0.1:<port>` of
+    its own (so the rig knows which MCU a cascade call reaches); the upstream (national
+    office) address becomes `sip:<user>@127.0.0.1:<port>`; every secret reference reads
+    MCU_CONTROL_DEMO_SECRET; the MQTT feed is the embedded broker. Devices already local keep
+    their ports, so the demo profile comes back unchanged but for the MCU's dial string.
+    """
+    out = copy.deepcopy(data)
+    ports = PortMap(avoid=(int(m) for m in _LOCAL_PORTS.findall(yaml.safe_dump(out))))
+    for point in out["points"]:
+        codec = point["codec"]
+        kind = "tcp" if codec.get("driver") == "h323" or codec.get("transport") == "tcp" else "udp"
+        _local_call(codec, ports, kind, default_user=point["id"])
+        for alt in codec.get("alternates") or []:
+            alt["address"] = _local_address(alt["address"], LOCAL, ports.fresh(), point["id"])
+        for cam in point.get("cameras") or []:
+            _local_device(cam, ports, "udp" if cam.get("driver") == "visca-ip" else "tcp")
+        mixer = point.get("mixer")
+        if mixer:
+            _local_device(mixer, ports, "udp" if mixer.get("driver") == "snmp" else "tcp")
+        if point.get("mcu"):
+            _local_mcu(point["mcu"], ports)
+        if point.get("recorder"):
+            recorder = point["recorder"]
+            _local_call(recorder, ports, "udp", default_user=recorder.get("id", "recorder"))
+            storage = recorder.get("storage")
+            if storage and Path(str(storage.get("directory", ""))).is_absolute():
+                storage["directory"] = "recordings"  # under the rig's state directory
+    for mcu in out.get("mcus") or []:
+        _local_mcu(mcu, ports)
+    upstream = out.get("upstream")
+    if upstream:
+        kind = "udp" if upstream.get("protocol", "sip") == "sip" else "tcp"
+        upstream["address"] = _local_address(
+            upstream["address"], LOCAL, ports.fresh(kind), "trung-uong"
+        )
+    mqtt = out.get("mqtt") or {}
+    out["mqtt"] = {"url": None, "protocol": mqtt.get("protocol", "5")}
+    if "prefix" in mqtt:
+        out["mqtt"]["prefix"] = mqtt["prefix"]
+    _demo_secrets(out)
+    ports.release()
+    return out
+
+
+def write_localized(data: dict[str, Any], path: Path) -> Path:
+    """Write a localized profile to `path`, marked as such on its first line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    path.write_text(f"{RIG_MARKER}\n{text}", encoding="utf-8")
+    return path
+
+
+def is_localized(path: Path) -> bool:
+    """Whether `path` is a profile `write_localized` wrote (its devices are all simulated)."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            return f.readline().rstrip("\n") == RIG_MARKER
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _is_local(section: dict[str, Any]) -> bool:
+    return section.get("host") == LOCAL and isinstance(section.get("port"), int)
+
+
+def _local_device(section: dict[str, Any], ports: PortMap, kind: str) -> None:
+    """host/port (or a serial line as socket://127.0.0.1:PORT) on a port of its own."""
+    serial = section.get("serial")
+    if serial:
+        if not _SOCKET_URL.match(str(serial.get("port", ""))):
+            serial["port"] = f"socket://{LOCAL}:{ports.fresh()}"
+        return
+    if not _is_local(section):
+        section["host"] = LOCAL
+        section["port"] = ports.fresh(kind)
+
+
+def _local_call(section: dict[str, Any], ports: PortMap, kind: str, *, default_user: str) -> None:
+    """A codec or recorder: host/port on 127.0.0.1 and its address pointing there."""
+    if _is_local(section):
+        return
+    section["host"] = LOCAL
+    section["port"] = ports.fresh(kind)
+    section["address"] = _local_address(section["address"], LOCAL, section["port"], default_user)
+
+
+def _local_address(address: str, host: str, port: int, default_user: str) -> str:
+    """`sip:user@elsewhere` -> `sip:user@host:port`; anything else (H.323) -> `host:port`."""
+    m = _SIP_URI.match(address)
+    if m is None:
+        return f"{host}:{port}"
+    user = m.group("user") or default_user
+    return f"{m.group('scheme')}:{user}@{host}:{port}{m.group('params') or ''}"
+
+
+def _local_mcu(mcu: dict[str, Any], ports: PortMap) -> None:
+    """An MCU on plain HTTP at 127.0.0.1, with a cascade dial string that names its port."""
+    if not _is_local(mcu):
+        mcu["host"] = LOCAL
+        mcu["port"] = ports.fresh()
+    mcu["tls"] = False
+    for key in ("ca_file", "verify_tls"):
+        mcu.pop(key, None)
+    numeric = str((mcu.get("conference") or {}).get("numeric_id") or "")
+    given = mcu.get("cascade_address")
+    m = _SIP_URI.match(given) if given else None
+    user = (m.group("user") if m else None) or numeric
+    if user:
+        mcu["cascade_address"] = f"sip:{user}@{LOCAL}:{ports.fresh('udp')}"
+
+
+def _demo_secrets(node: Any) -> None:
+    """Point every secret reference ({env: …} or {file: …}) at the demo secret variable."""
+    if isinstance(node, list):
+        for item in node:
+            _demo_secrets(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, dict) and value and set(value) <= {"env", "file"}:
+                node[key] = {"env": DEMO_SECRET_ENV}
+            else:
+                _demo_secrets(value)
+
+
+def needs_localizing(data: dict[str, Any]) -> bool:
+    """Whether the rig cannot serve `data` as it is (some device is not on a local port).
+
+    A profile with one MCU whose devices are all local (the demo) is served as it is: the
+    cascade dial string `localize` would add matters only between several MCUs.
+    """
+    local = localize(data)
+    mcus = [p["mcu"] for p in local["points"] if p.get("mcu")] + list(local.get("mcus") or [])
+    originals = [p["mcu"] for p in data["points"] if p.get("mcu")] + list(data.get("mcus") or [])
+    if len(mcus) == 1 and "cascade_address" not in originals[0]:
+        mcus[0].pop("cascade_address", None)
+    return local != data

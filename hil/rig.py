@@ -1,9 +1,12 @@
 """The simulated rig: every device a profile names, on 127.0.0.1, in one process.
 
-`Rig(loaded, scenario)` starts the MCU simulator, a SIP responder per codec and for the
-recorder, a camera simulator per camera (ONVIF, VISCA serial over TCP, VISCA-IP), a Tesira
-simulator per TTP mixer and one snmpsim process for every SNMP mixer. The scenario decides
-per device how it behaves (dial latency, busy, loss, clock offset, down).
+`Rig(loaded, scenario)` starts an MCU simulator per MCU (the central point's `mcu` and each
+of `mcus`, wired so that they can call each other's conferences: cascade links), a SIP
+responder per codec, for the recorder and for the national office (`upstream`), a camera
+simulator per camera (ONVIF, VISCA serial over TCP, VISCA-IP), a Tesira simulator per TTP
+mixer and one snmpsim process for every SNMP mixer. The scenario decides per device how it
+behaves (dial latency, busy, loss, clock offset, down). A profile whose devices live
+elsewhere is first localized (`hil.genprofile.localize`).
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from typing import Any, Protocol
 
 from devices.errors import ConfigError
 from drivers.registry import resolve, spec
-from hil.scenario import Scenario, load_scenario
+from hil.scenario import UPSTREAM, Scenario, load_scenario
 from profiles.camera import CameraConfig, CameraModel
 from profiles.codec import CodecConfig
 from profiles.loader import LoadedProfile
+from profiles.mcu import cascade_dial_string
 from profiles.mixer import MixerConfig
 from profiles.schema import PointConfig
 
@@ -109,7 +113,9 @@ class Rig:
         # (default: $MCU_CONTROL_STATE_DIR; without either, the recorder writes no files)
         self.state_dir = state_dir
         self.entries: list[Entry] = []
-        self.mcu: Any = None
+        self.mcu: Any = None  # the host MCU's simulator (None: down)
+        #: every running MCU simulator by MCU id (the host's and each of `mcus`)
+        self.mcus: dict[str, Any] = {}
         self.snmp: Any = None
         self.recorder_files: Any = None  # hil.sim.recorder_files.RecordingWriter, if any
 
@@ -181,7 +187,7 @@ class Rig:
     # ------------------------------------------------------------------ building
 
     def _build(self) -> list[Entry]:
-        entries: list[Entry | None] = [self._mcu()]
+        entries: list[Entry | None] = [*self._mcus(), self._upstream()]
         self._snmp_endpoints: list[tuple[str, int]] = []
         self._snmp_devices: list[str] = []
         self._snmp_community: str | None = None
@@ -210,11 +216,38 @@ class Rig:
         """The simulator the registry names for `cfg.driver` (None: a shared one serves it)."""
         return factory(kind, cfg.driver, f"{point.id}.{cfg.id}")(self, point, cfg)
 
-    def _mcu(self) -> Entry:
-        from hil.sim.mcu_rig import mcu_sim_for_profile
+    def _mcus(self) -> list[Entry]:
+        """A simulator per MCU, joined in one network that resolves cascade dial strings."""
+        from hil.sim.mcu_rig import McuDirectory, mcu_sim
+        from hil.sim.mcu_state import SimNetwork
 
+        profile = self.loaded.profile
+        central = profile.central
+        assert central.mcu is not None  # the schema requires it on the central point
+        directory = McuDirectory()
+        network = SimNetwork(directory)
+        self.mcus = {}
+        entries = []
+        for cfg in [central.mcu, *profile.mcus]:
+            dev = f"{central.id}.{cfg.id}"
+            dial = cascade_dial_string(cfg) or ""
+            if self.scenario.device(dev).down:
+                directory.add(cfg, None)
+                entries.append(Entry(dev, "mcu", "", "down", None))
+                continue
+            sim = mcu_sim(self.loaded, cfg)
+            self._mcu_behaviours(sim)
+            network.join(sim.state)
+            directory.add(cfg, sim.state)
+            self.mcus[cfg.id] = sim
+            where = f"http://127.0.0.1:{cfg.port}"
+            entries.append(Entry(dev, type(sim).__name__, where, f"cascade {dial}".strip(), sim))
+        self.mcu = self.mcus.get(central.mcu.id)
+        return entries
+
+    def _mcu_behaviours(self, sim: Any) -> None:
+        """How every codec, the recorder and the national office answer this MCU's dials."""
         d = self.scenario.defaults
-        sim = mcu_sim_for_profile(self.loaded)
         sim.state.default_dial_latency_s = d.dial_latency_s
         if d.mcu_capacity is not None:
             sim.state.max_video_ports = sim.state.max_configured = d.mcu_capacity
@@ -226,12 +259,59 @@ class Rig:
             if point.recorder is not None:
                 rb = self.scenario.device(f"{point.id}.{point.recorder.id}")
                 sim.set_behaviour(point.recorder.address, **_call_fields(rb, d))
-        self.mcu = sim
-        central = self.loaded.profile.central
-        mcu = self.loaded.profile.mcu
-        return Entry(
-            f"{central.id}.{mcu.id}", type(sim).__name__, f"http://127.0.0.1:{mcu.port}", "", sim
-        )
+        up = self.loaded.profile.upstream
+        if up is None:
+            return
+        b = self.scenario.device(UPSTREAM)
+        fields = _call_fields(b, d)
+        if b.down:
+            fields["outcome"] = "unreachable"
+        sim.set_behaviour(up.address, **fields)
+
+    def _upstream(self) -> Entry | None:
+        """The national reception office: answers the host's call, or dials into its conference."""
+        from hil.sim.mcu_rig import dial_target
+        from hil.sim.mcu_state import ExpectedDialIn
+        from hil.sim.sip import H323Sim, SipResponder
+
+        up = self.loaded.profile.upstream
+        if up is None:
+            return None
+        b = self.scenario.device(UPSTREAM)
+        if b.down:
+            return Entry(UPSTREAM, "national office", "", "down", None)
+        d = self.scenario.defaults
+        fields = _call_fields(b, d)
+        behaviour = f"answers the host's call ({fields['outcome']})"
+        host_cfg = self.loaded.profile.central.mcu
+        if up.dials == "national" and self.mcu is not None and host_cfg is not None:
+            self.mcu.state.expected_dial_ins.append(
+                ExpectedDialIn(
+                    name=up.name[:31],
+                    address=up.address,
+                    numeric_id=host_cfg.conference.numeric_id or "",
+                    conference_name=host_cfg.conference.name,
+                    protocol=up.protocol,
+                    dial_latency_s=fields["dial_latency_s"],
+                    packet_loss_pct=fields["packet_loss_pct"],
+                )
+            )
+            behaviour = f"dials into {host_cfg.conference.name}"
+        if fields["packet_loss_pct"]:
+            behaviour += f", loss {fields['packet_loss_pct']:g} %"
+        target = dial_target(up.address)
+        hostport = target[1] if target else ""
+        host, _, port = hostport.rpartition(":")
+        if host != "127.0.0.1" or not port.isdigit():
+            return None  # not localized: no listener; the MCU simulators still answer its calls
+        sim: Simulator
+        if up.protocol == "sip":
+            sim = SipResponder(transport="udp", host=host, port=int(port))
+            where = f"sip udp {host}:{port}"
+        else:
+            sim = H323Sim(host=host, port=int(port))
+            where = f"h323 tcp {host}:{port}"
+        return Entry(UPSTREAM, type(sim).__name__, where, behaviour, sim)
 
     def _recorder(self, point: PointConfig) -> Entry:
         from hil.sim.sip import SipResponder
@@ -276,6 +356,8 @@ class Rig:
         address = rec.address
 
         def connected() -> bool:
+            if self.mcu is None:
+                return False
             state = self.mcu.state
             state.tick()
             return any(

@@ -1,8 +1,9 @@
 """Rig scenarios: per-device latencies and faults for the simulated site, as YAML.
 
-A scenario names devices by their site-wide id ("<point>.<device>", e.g. "tien-du.codec")
-and says how the simulator behind each one behaves. What is not named behaves normally with
-the scenario's defaults.
+A scenario names devices by their site-wide id ("<point>.<device>", e.g. "tien-du.codec";
+every MCU as "<central point>.<mcu id>", e.g. "trung-tam.mcu-2"; the national reception
+office of the profile's `upstream` as "upstream") and says how the simulator behind each one
+behaves. What is not named behaves normally with the scenario's defaults.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from devices.errors import ConfigError
 from profiles.schema import Profile
 
 SHIPPED = Path(__file__).resolve().parent / "scenarios"
+#: the scenario's name for the national reception office (profile `upstream`)
+UPSTREAM = "upstream"
 
 
 class _Strict(BaseModel):
@@ -37,7 +40,8 @@ class DeviceBehaviour(_Strict):
     """Behaviour of one simulated device; fields that do not apply to its kind are errors."""
 
     down: bool = False  # no simulator at all: connection refused / no answer
-    outcome: Literal["answer", "busy", "no_answer", "unreachable"] | None = None  # codec / recorder
+    #: codec / recorder / upstream: how a call the MCU places to it ends
+    outcome: Literal["answer", "busy", "no_answer", "unreachable"] | None = None
     dial_latency_s: float | None = Field(default=None, ge=0, le=60)
     packet_loss_pct: float | None = Field(default=None, ge=0, le=100)
     clock_offset_s: float | None = None  # ONVIF cameras
@@ -87,11 +91,17 @@ def check_against_profile(scenario: Scenario, profile: Profile) -> None:
             ids.add(pt.recorder.id)
         if pt.mcu is not None:
             ids.add(pt.mcu.id)
+        if pt.role == "central":
+            ids.update(m.id for m in profile.mcus)
         known[pt.id] = ids
     problems = []
     for device_id in scenario.devices:
+        if device_id == UPSTREAM and profile.upstream is not None:
+            continue
         point, _, device = device_id.partition(".")
-        if point not in known:
+        if device_id == UPSTREAM:
+            problems.append(f"{device_id}: the profile has no `upstream` (national link)")
+        elif point not in known:
             problems.append(f"{device_id}: no point {point!r} in the profile")
         elif device not in known[point]:
             have = ", ".join(sorted(known[point]))

@@ -260,7 +260,7 @@ class CodianSim(XmlHttpSimulator):
         # identification is (name, type, protocol); the protocol defaults to h323
         if str(s.get("participantProtocol", "h323")) != p.protocol:
             raise SimFaultError(5, "no such participant")
-        if str(s.get("participantType", "by_address")) != "by_address":
+        if str(s.get("participantType", "by_address")) != _type(p):
             raise SimFaultError(5, "no such participant")
         return p
 
@@ -305,17 +305,22 @@ class CodianSim(XmlHttpSimulator):
         base: Struct = {
             "participantName": p.name,
             "participantProtocol": p.protocol,
-            "participantType": "by_address",
+            "participantType": _type(p),
             "conferenceName": p.conference,
             "connectionUniqueId": self.state.conferences[p.conference].id,
         }
-        configured: Struct = {
-            "address": p.address,
-            "deferConnection": False,
-            "maxBitRateToMCU": p.bitrate_kbps,
-            "maxBitRateFromMCU": p.bitrate_kbps,
-            "cpLayout": p.layout or "default",
-        }
+        # a dial-in is not configured: its configuredState is empty (§6.10)
+        configured: Struct = (
+            {}
+            if p.direction == "incoming"
+            else {
+                "address": p.address,
+                "deferConnection": False,
+                "maxBitRateToMCU": p.bitrate_kbps,
+                "maxBitRateFromMCU": p.bitrate_kbps,
+                "cpLayout": p.layout or "default",
+            }
+        )
         m = self.state.media(p)
         current: Struct = {
             "address": p.address,
@@ -342,7 +347,7 @@ class CodianSim(XmlHttpSimulator):
             "packetLossCritical": m.loss_critical,
         }
         if p.state != "dormant":
-            current["callDirection"] = "outgoing"
+            current["callDirection"] = p.direction
         if p.state == "connected":
             current["displayName"] = p.behaviour.display_name or p.name
             current["ipAddress"] = "127.0.0.1"
@@ -363,6 +368,11 @@ class CodianSim(XmlHttpSimulator):
         if "configuredState" in scope:
             base["configuredState"] = configured
         return base
+
+
+def _type(p: SimParticipant) -> str:
+    """API-added participants are `by_address`; dial-ins are `ad_hoc` (§4)."""
+    return "ad_hoc" if p.direction == "incoming" else "by_address"
 
 
 _MISSING = {

@@ -1,10 +1,14 @@
-"""Start the MCU simulator a profile's central point describes (family, port, user, password).
+"""Start the MCU simulators a profile describes (family, port, user, password), wired together.
 
     sim = mcu_sim_for_profile(load_profile("profiles/sites/demo.yaml"),
                               scenario={"addresses": {"sip:tien-du@127.0.0.1:15103": {"outcome": "busy"}}})
     await sim.start()
 
-or from a shell (serves until Ctrl-C):
+`mcu_sim(loaded, cfg)` builds the simulator of any MCU of the profile (the central point's
+`mcu` or one of `mcus`); `McuDirectory` is the resolver the rig gives the MCUs' `SimNetwork`,
+so that one simulated MCU dialling another's cascade dial string reaches its conference.
+
+or from a shell (serves the host MCU until Ctrl-C):
 
     MCU_CONTROL_DEMO_SECRET=… python -m hil.sim.mcu_rig profiles/sites/demo.yaml
 """
@@ -15,14 +19,19 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import re
 import ssl
 from pathlib import Path
 from typing import Any
 
 from hil.sim.codian import CodianSim
+from hil.sim.mcu_state import DialAnswer, McuState, SimParticipant
 from hil.sim.rmx import RmxSim
 from profiles.loader import LoadedProfile, load_profile
-from profiles.mcu import McuModel
+from profiles.mcu import McuConfig, McuModel, cascade_dial_string
+
+#: sip:8102@127.0.0.1:20001;transport=udp -> ("8102", "127.0.0.1:20001")
+_DIAL = re.compile(r"^(?:sips?:|h323:)?(?:(?P<user>[^@;]+)@)?(?P<host>[^;>?]+)", re.IGNORECASE)
 
 
 def mcu_sim_for_profile(
@@ -33,9 +42,20 @@ def mcu_sim_for_profile(
     ssl_context: ssl.SSLContext | None = None,
 ) -> CodianSim | RmxSim:
     """A (not yet started) simulator matching the central point's `mcu` section."""
-    point = next(p for p in loaded.profile.points if p.role == "central")
-    cfg = point.mcu
+    cfg = loaded.profile.central.mcu
     assert cfg is not None  # the schema requires it on the central point
+    return mcu_sim(loaded, cfg, scenario=scenario, port=port, ssl_context=ssl_context)
+
+
+def mcu_sim(
+    loaded: LoadedProfile,
+    cfg: McuConfig,
+    *,
+    scenario: dict[str, Any] | None = None,
+    port: int | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> CodianSim | RmxSim:
+    """A (not yet started) simulator of the MCU `cfg`: its driver's family, model, login."""
     model = loaded.models.get(cfg.model)
     max_ports = model.max_video_ports if isinstance(model, McuModel) else 40
     password = cfg.password.resolve(base_dir=loaded.path.parent).reveal()
@@ -52,6 +72,74 @@ def mcu_sim_for_profile(
     if scenario:
         sim.apply(scenario)
     return sim
+
+
+def dial_target(address: str) -> tuple[str, str] | None:
+    """(user, host[:port]) of a dial string, lower-cased host; None when it has no host."""
+    m = _DIAL.match(address.strip())
+    if m is None:
+        return None
+    return (m.group("user") or "", m.group("host").lower())
+
+
+class McuDirectory:
+    """Which simulated MCU answers which dial string: the resolver hook of the rig's MCUs.
+
+    An MCU is reached at the host[:port] of its cascade dial string
+    (`profiles.mcu.cascade_dial_string`); the user part is a conference's numeric id there.
+    A dialled call to a known MCU connects only if that MCU runs and has a free port and a
+    conference with that number; then the callee shows a dial-in from the caller's own dial
+    string, named after the calling conference [U]. Otherwise it ends disconnected:
+    `destinationUnreachable` (MCU down), `rejected` (no such conference number) [U], `busy`
+    (no free port) [U].
+    """
+
+    def __init__(self) -> None:
+        #: host[:port] -> the MCUs reached there: (configured numeric id, state or None: down)
+        self._mcus: dict[str, list[tuple[str, McuState | None]]] = {}
+        self._homes: dict[int, str] = {}  # id(state) -> its host[:port]
+
+    def add(self, cfg: McuConfig, state: McuState | None) -> None:
+        """Register an MCU (state None: deliberately down) under its cascade dial string."""
+        dial = cascade_dial_string(cfg)
+        target = dial_target(dial) if dial else None
+        home = target[1] if target else cfg.host.lower()
+        number = target[0] if target else (cfg.conference.numeric_id or "")
+        self._mcus.setdefault(home, []).append((number, state))
+        if state is not None:
+            self._homes[id(state)] = home
+
+    def __call__(self, caller: McuState, p: SimParticipant) -> DialAnswer | None:
+        target = dial_target(p.address)
+        found = self._mcus.get(target[1]) if target else None
+        if target is None or not found:
+            return None  # not an MCU of the rig: the address's behaviour decides
+        number = target[0]
+        # several MCUs may share a host without a port (sip:<numeric id>@127.0.0.1): the
+        # number tells them apart
+        hits = []
+        for _, state in found:
+            conf = state.conference_by_number(number) if state is not None else None
+            if state is not None and conf is not None:
+                hits.append((state, conf))
+        if not hits:
+            down = [n for n, s in found if s is None]
+            if number in down or (down and len(down) == len(found)):
+                return DialAnswer(reason="destinationUnreachable")
+            return DialAnswer(reason="rejected")
+        callee, conf = hits[0]
+        if callee.ports_in_use() >= callee.max_video_ports:
+            return DialAnswer(reason="busy")
+        home = self._homes.get(id(caller), "127.0.0.1")
+        calling = caller.conferences.get(p.conference)
+        from_number = calling.numeric_id if calling is not None else ""
+        scheme = "sip:" if p.protocol == "sip" else ""
+        return DialAnswer(
+            callee=callee,
+            conference=conf.name,
+            name=p.conference[:31] or "cascade",
+            address=f"{scheme}{from_number}@{home}" if from_number else f"{scheme}{home}",
+        )
 
 
 async def _serve(profile: Path) -> None:

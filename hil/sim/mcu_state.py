@@ -4,6 +4,11 @@ State advances with time, evaluated lazily on every request (no background task)
 goes dormant → proceeding → alerting → connected (or disconnected with a reason) after the
 address's `dial_latency_s`; media counters grow while connected with the configured loss.
 Reasons use the Codian vocabulary (docs/protocols/codian.md §6.14); the RMX simulator translates them.
+
+Several simulated MCUs can call each other (cascade links): the rig joins their states in one
+`SimNetwork`, whose resolver hook says, when a dialled call would connect, whether the address
+is another simulated MCU's conference and how that call ends. An answered call shows on the
+called MCU as a dial-in (`direction == "incoming"`) until either side hangs up.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 OUTCOMES = ("answer", "busy", "no_answer", "unreachable")
 OUTCOME_REASON = {
@@ -70,6 +75,7 @@ class SimConference:
     duration_s: int = 0
     revision: int = 0
     created_wall: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    created_at: float = 0.0  # the state's clock
 
 
 @dataclass
@@ -91,6 +97,60 @@ class SimParticipant:
     media_s: float = 0.0  # connected seconds of earlier calls
     behaviour: Behaviour = field(default_factory=Behaviour)
     revision: int = 0
+    #: "outgoing": dialled by this MCU (added through the API); "incoming": a dial-in
+    direction: str = "outgoing"
+    #: the other end of a call between two simulated MCUs: (its state, its participant)
+    peer: tuple[McuState, SimParticipant] | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class DialAnswer:
+    """What a `Resolver` says of a dialled address when the call would connect.
+
+    `reason` non-empty: the call ends disconnected with it (Codian words, §6.14). Else the call
+    connects, and when `callee` is given it shows there as a dial-in into `conference`, named
+    `name`, from `address` (how the caller appears at the callee).
+    """
+
+    reason: str = ""
+    callee: McuState | None = None
+    conference: str = ""
+    name: str = ""
+    address: str = ""
+
+
+class Resolver(Protocol):
+    """The hook: (calling MCU, its participant) -> DialAnswer, or None for an ordinary address."""
+
+    def __call__(self, caller: McuState, p: SimParticipant) -> DialAnswer | None: ...
+
+
+class SimNetwork:
+    """MCU states that can call each other, advanced together (a call changes both ends).
+
+    The resolver is asked once per call, when the call would connect (after its dial latency)
+    and only if it was answered (`Behaviour.outcome`) and a port was free.
+    """
+
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
+        self.members: list[McuState] = []
+        self._advancing = False
+
+    def join(self, state: McuState) -> None:
+        state.network = self
+        self.members.append(state)
+
+    def advance(self) -> None:
+        """Advance every member's calls to the present (re-entrant calls do nothing)."""
+        if self._advancing:
+            return
+        self._advancing = True
+        try:
+            for state in self.members:
+                state.advance_own()
+        finally:
+            self._advancing = False
 
 
 @dataclass(frozen=True)
@@ -128,6 +188,13 @@ class McuState:
         self.conferences: dict[str, SimConference] = {}
         self.participants: dict[tuple[str, str], SimParticipant] = {}
         self.behaviours: dict[str, Behaviour] = {}
+        #: the MCUs this one can call (None: every address behaves as `behaviours` say)
+        self.network: SimNetwork | None = None
+        #: whether a dial-in's record stays once it has disconnected (Codian: it disappears,
+        #: docs/protocols/codian.md §6.12; RMX: kept as disconnected [U])
+        self.keep_ended_dial_ins = False
+        #: dial-ins that arrive by themselves once a conference exists (the national office)
+        self.expected_dial_ins: list[ExpectedDialIn] = []
         self._next_id = 1
         for address, data in (addresses or {}).items():
             self.set_behaviour(address, **data)
@@ -167,6 +234,7 @@ class McuState:
             pin=pin,
             duration_s=duration_s,
             revision=self._bump(),
+            created_at=self.clock(),
         )
         self.conferences[name] = conf
         return conf
@@ -179,6 +247,9 @@ class McuState:
 
     def destroy_conference(self, name: str) -> None:
         self.conference(name)
+        now = self.clock()
+        for p in [p for p in self.participants.values() if p.conference == name]:
+            self._end_call(p, "localTeardown", now)
         del self.conferences[name]
         for key in [k for k in self.participants if k[0] == name]:
             del self.participants[key]
@@ -207,16 +278,7 @@ class McuState:
             raise SimFaultError(3, "duplicate participant name")
         if len(self.participants) >= self.max_configured:
             raise SimFaultError(7, "too many participants")
-        p = SimParticipant(
-            conference=conference,
-            name=name,
-            protocol=protocol,
-            address=address,
-            id=self._new_id(),
-            bitrate_kbps=bitrate_kbps,
-        )
-        self.participants[(conference, name)] = p
-        conf.revision = self._bump()
+        p = self._insert(conf, name, protocol, address, bitrate_kbps=bitrate_kbps)
         if not defer:
             self._dial(p)
         p.revision = self._bump()
@@ -239,12 +301,11 @@ class McuState:
     def disconnect(self, p: SimParticipant) -> None:
         """Hang up, keeping the configured participant (connect redials)."""
         self.tick()
-        if p.state not in {"disconnected", "dormant"}:
-            self._end(p, "localTeardown", self.clock())
-            p.revision = self._bump()
+        self._end_call(p, "localTeardown", self.clock())
 
     def remove(self, p: SimParticipant) -> None:
-        del self.participants[(p.conference, p.name)]
+        self._end_call(p, "localTeardown", self.clock())
+        self.participants.pop((p.conference, p.name), None)
         conf = self.conferences.get(p.conference)
         rev = self._bump()
         if conf is not None:
@@ -261,9 +322,17 @@ class McuState:
     # ------------------------------------------------------------------ time
 
     def tick(self) -> None:
-        """Advance every call to the present."""
+        """Advance every call to the present (of every MCU of the network, if any)."""
+        if self.network is not None:
+            self.network.advance()
+        else:
+            self.advance_own()
+
+    def advance_own(self) -> None:
+        """Advance this MCU's calls to the present."""
         now = self.clock()
-        for p in self.participants.values():
+        self._expected_dial_ins(now)
+        for p in list(self.participants.values()):
             if p.dial_started is None or p.state not in ("proceeding", "alerting"):
                 continue
             b = p.behaviour
@@ -279,12 +348,79 @@ class McuState:
                 elif self.ports_in_use() >= self.max_video_ports:
                     self._end(p, "portAllocationExceeded", at)
                 else:
-                    p.state = "connected"
-                    p.reason = ""
-                    p.connected_since = at
-                    p.connect_wall = _wall(at, now)
+                    answer = self.network.resolver(self, p) if self.network else None
+                    if answer is not None and answer.reason:
+                        self._end(p, answer.reason, at)
+                    else:
+                        p.state = "connected"
+                        p.reason = ""
+                        p.connected_since = at
+                        p.connect_wall = _wall(at, now)
+                        if answer is not None and answer.callee is not None:
+                            incoming = answer.callee.dial_in(
+                                answer.conference,
+                                answer.name,
+                                protocol=p.protocol,
+                                address=answer.address,
+                                at=at,
+                                packet_loss_pct=p.behaviour.packet_loss_pct,
+                            )
+                            p.peer = (answer.callee, incoming)
+                            incoming.peer = (self, p)
             if p.state != before:
                 p.revision = self._bump()
+
+    def dial_in(
+        self,
+        conference: str,
+        name: str,
+        *,
+        protocol: str,
+        address: str,
+        at: float,
+        packet_loss_pct: float = 0.0,
+    ) -> SimParticipant:
+        """A call arriving into `conference`, connected since `at` (a dial-in participant).
+
+        Its name is `name`, or `name-2`, `name-3`… when the conference has one already [U].
+        """
+        conf = self.conference(conference)
+        unique, n = name, 1
+        while (conference, unique) in self.participants:
+            n += 1
+            unique = f"{name[:28]}-{n}"
+        p = self._insert(
+            conf,
+            unique,
+            protocol,
+            address,
+            state="connected",
+            connected_since=at,
+            connect_wall=_wall(at, self.clock()),
+            behaviour=Behaviour(dial_latency_s=0.0, packet_loss_pct=packet_loss_pct),
+            direction="incoming",
+        )
+        p.revision = self._bump()
+        return p
+
+    def _insert(
+        self, conf: SimConference, name: str, protocol: str, address: str, **fields: Any
+    ) -> SimParticipant:
+        p = SimParticipant(
+            conference=conf.name,
+            name=name,
+            protocol=protocol,
+            address=address,
+            id=self._new_id(),
+            **fields,
+        )
+        self.participants[(conf.name, name)] = p
+        conf.revision = self._bump()
+        return p
+
+    def conference_by_number(self, numeric_id: str) -> SimConference | None:
+        """The conference a caller reaches by dialling `numeric_id` (None: no such number)."""
+        return next((c for c in self.conferences.values() if c.numeric_id == numeric_id), None)
 
     def ports_in_use(self) -> int:
         return sum(1 for p in self.participants.values() if p.state == "connected")
@@ -337,6 +473,41 @@ class McuState:
         p.state = "disconnected"
         p.reason = reason
         p.disconnect_wall = _wall(at, self.clock())
+        peer, p.peer = p.peer, None
+        if peer is not None:  # the other MCU sees the far end hang up
+            other_state, other = peer
+            other.peer = None
+            other_state._end_call(other, "remoteTeardown", at)
+        if p.direction == "incoming" and not self.keep_ended_dial_ins:
+            self.participants.pop((p.conference, p.name), None)
+            conf = self.conferences.get(p.conference)
+            if conf is not None:
+                conf.revision = self._bump()
+
+    def _end_call(self, p: SimParticipant, reason: str, at: float) -> None:
+        """End `p`'s call if one is up or on its way (a removal, a hang-up from the far end)."""
+        if p.state not in ("disconnected", "dormant"):
+            self._end(p, reason, at)
+            p.revision = self._bump()
+
+    def _expected_dial_ins(self, now: float) -> None:
+        """Let each expected caller dial into each new conference it is waiting for."""
+        for caller in self.expected_dial_ins:
+            for conf in list(self.conferences.values()):
+                if not caller.wants(conf) or conf.id in caller.joined:
+                    continue
+                at = conf.created_at + caller.dial_latency_s
+                if at > now:
+                    continue
+                caller.joined.add(conf.id)
+                self.dial_in(
+                    conf.name,
+                    caller.name,
+                    protocol=caller.protocol,
+                    address=caller.address,
+                    at=at,
+                    packet_loss_pct=caller.packet_loss_pct,
+                )
 
     def _bump(self) -> int:
         self.revision += 1
@@ -345,6 +516,29 @@ class McuState:
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id
+
+
+@dataclass
+class ExpectedDialIn:
+    """A caller outside the rig's MCUs that dials into a conference once it exists.
+
+    It calls each matching conference once (by numeric id, else by name), `dial_latency_s`
+    after the conference was created; hung up on, it does not call again [U].
+    """
+
+    name: str
+    address: str
+    numeric_id: str = ""
+    conference_name: str = ""
+    protocol: str = "sip"
+    dial_latency_s: float = 0.3
+    packet_loss_pct: float = 0.0
+    joined: set[int] = field(default_factory=set)
+
+    def wants(self, conf: SimConference) -> bool:
+        if self.numeric_id:
+            return conf.numeric_id == self.numeric_id
+        return conf.name == self.conference_name
 
 
 def _wall(at: float, now: float) -> dt.datetime:

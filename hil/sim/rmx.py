@@ -136,6 +136,11 @@ CAUSES: dict[str, tuple[tuple[int, str], tuple[int, str]]] = {
     "localTeardown": ((2, "disconnected_by_operator"), (2, "disconnected_by_operator")),
     "remoteTeardown": ((1, "party_hang_up"), (254, "sip_remote_device_ended_the_call")),
     "portAllocationExceeded": ((5, "resources_deficiency"), (5, "resources_deficiency")),
+    # §43 lists no SIP reject cause: the H.323 one is used for both [U]
+    "rejected": (
+        (193, "h323_call_closed_remote_reject"),
+        (193, "h323_call_closed_remote_reject"),
+    ),
 }
 
 #: the Codian fault numbers of the shared call model -> RMX status numbers
@@ -193,6 +198,7 @@ class RmxSim(XmlHttpSimulator):
             default_dial_latency_s=default_dial_latency_s,
             addresses=addresses,
         )
+        self.state.keep_ended_dial_ins = True  # [U] the page does not say when a record goes
         #: GET_STATE override, e.g. {"MCU_STATE": "Minor"} (a description or an ID of §22)
         self.health: dict[str, str] = {}
         #: requests other than LOGIN that arrived on a connection without a session
@@ -519,7 +525,7 @@ class RmxSim(XmlHttpSimulator):
         p = self._find_party(a)
         status = PARTY_STATUS[self._status(p)]
         if connect == "true":
-            if status not in _MAY_RECONNECT:
+            if status not in _MAY_RECONNECT or p.direction == "incoming":  # dial-out only (§38)
                 raise _StatusError(1074)
             self.state.connect(p)
         else:
@@ -674,7 +680,9 @@ class RmxSim(XmlHttpSimulator):
         _sub(party, "NAME", p.name)
         _sub(party, "ID", p.id)
         _sub(party, "INTERFACE", p.protocol)
-        _sub(party, "CONNECTION", "dial_out")
+        # a call that arrived shows as dial_in [U: §33 lists dial_out; §38's "dial-out only"
+        # implies the other]
+        _sub(party, "CONNECTION", "dial_in" if p.direction == "incoming" else "dial_out")
         if p.protocol == "sip":
             _sub(party, "SIP_ADDRESS", p.address.removeprefix("sip:"))
             _sub(party, "SIP_ADDRESS_TYPE", "uri_type")

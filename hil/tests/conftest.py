@@ -65,7 +65,7 @@ def _inventory(config: pytest.Config) -> LoadedProfile:
     """The profile under test: --inventory, or the demo remapped to free ports (made once)."""
     global _loaded  # noqa: PLW0603 — one profile per pytest run, shared by collection and fixtures
     if _loaded is None:
-        from mcu_control.commands.common import is_shipped_demo
+        from mcu_control.commands.common import is_rig_profile
         from mcu_control.commands.sim import ensure_demo_secret
 
         path = config.getoption("--inventory")
@@ -74,7 +74,7 @@ def _inventory(config: pytest.Config) -> LoadedProfile:
 
             ensure_demo_secret()
             path = write_profile(remap_ports(demo_data()), Path(tempfile.mkdtemp(prefix="hil-")))
-        elif is_shipped_demo(Path(path)):  # the rig of `sim up`: its secret, as every command
+        elif is_rig_profile(Path(path)):  # the rig of `sim up`: its secret, as every command
             ensure_demo_secret()
         _loaded = load_profile(Path(path))
     return _loaded

@@ -69,7 +69,7 @@ def load(explicit: Path | None = None) -> LoadedProfile:
         loaded = load_profile(path)
     except ConfigError as exc:
         fail_config(exc)
-    if is_shipped_demo(loaded.path):
+    if is_rig_profile(loaded.path):
         # the same default `sim up` and `demo` use, so `sim up` in one terminal and any
         # command in another agree on it (only the simulated rig accepts this secret)
         from mcu_control.commands.sim import ensure_demo_secret
@@ -79,12 +79,14 @@ def load(explicit: Path | None = None) -> LoadedProfile:
     return loaded
 
 
-def is_shipped_demo(path: Path) -> bool:
-    """Whether `path` is the shipped demo profile (whose devices are all simulated)."""
+def is_rig_profile(path: Path) -> bool:
+    """Whether `path` is the shipped demo profile or one `sim up` localized for the rig
+    (every device simulated, every secret in MCU_CONTROL_DEMO_SECRET)."""
+    from hil.genprofile import is_localized
     from profiles.loader import SHIPPED_SITES
 
     try:
-        return path.resolve() == (SHIPPED_SITES / "demo.yaml").resolve()
+        return path.resolve() == (SHIPPED_SITES / "demo.yaml").resolve() or is_localized(path)
     except OSError:
         return False
 

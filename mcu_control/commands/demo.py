@@ -11,13 +11,12 @@ from mcu_control.commands.common import (
     console,
     emit,
     err_console,
-    load,
     print_json,
     require_audit,
     run,
     table,
 )
-from mcu_control.commands.sim import ScenarioOpt, prepare_rig, rig_profile_path
+from mcu_control.commands.sim import ScenarioOpt, prepare_rig, rig_profile
 
 if TYPE_CHECKING:
     from mcu_control.orchestrator import Orchestrator
@@ -37,8 +36,11 @@ def command(
     ] = False,
     refresh: Annotated[float, typer.Option(help="Seconds between live status refreshes.")] = 2.0,
 ) -> None:
-    """Start the simulated 9-point rig, run a drill and a bring-up, then show live status.
+    """Start the simulated rig, run a drill and a bring-up, then show live status.
 
+    The rig serves the shipped 9-point demo, or --profile localized onto 127.0.0.1 (see
+    `sim up`). When the profile has sessions, the drill and the bring-up take the next
+    session's roster (and its national link, if it has one); else every point.
     SIGTERM, SIGINT (Ctrl-C) and SIGHUP tear the session down, stop the daemon and every
     simulator (snmpsim included) and remove temp folders; the audit log ends with the teardown.
     """
@@ -54,8 +56,9 @@ def command(
     from mcu_control.site import Site
 
     prepare_rig()
-    loaded = load(rig_profile_path())
+    loaded, _ = rig_profile()
     scen = run(lambda: _value(load_validated_scenario(scenario, loaded)))
+    points, national, session_title = _next_session(loaded)
     require_audit()
     say = err_console().print if not OPTIONS.quiet else (lambda *a, **k: None)
 
@@ -64,6 +67,10 @@ def command(
         say(
             f"[bold]starting the simulated rig[/] ({len(loaded.profile.points)} points, scenario {scen.name})"
         )
+        if session_title is not None:
+            count = len(points) if points is not None else len(loaded.profile.points)
+            link = ", with the national office" if national else ""
+            say(f"next session: {session_title} ({count} points{link})")
         site: Site | None = None
         records: SessionRecords | None = None
         orch: Orchestrator | None = None
@@ -77,13 +84,13 @@ def command(
             drill: DrillReport | None = None
             if not skip_drill:
                 say("[bold]drill[/] (kiểm thử kết nối) …")
-                drill = await orch.drill(label="demo")
+                drill = await orch.drill(label="demo", points=points, national=national)
                 if not OPTIONS.json and not OPTIONS.quiet:
                     console().print(_drill_table(drill))
             say("[bold]bring-up[/] …")
             acted = True
             await _open_demo_session(records)
-            report = await orch.bringup()
+            report = await orch.bringup(points=points, national=national)
             await records.brought_up(report)
             if once:
                 await _close_demo_session(orch, records, say)
@@ -112,6 +119,30 @@ def command(
     elif once:
         emit(report.to_dict(), lambda: _bringup_table(report))
     raise typer.Exit(report.exit_code)
+
+
+def _next_session(loaded: Any) -> tuple[list[str] | None, bool, str | None]:
+    """The next scheduled session's roster (point ids), whether it is national, its title.
+
+    (None, False, None) when the profile schedules no session: every point joins.
+    """
+    import datetime as dt
+
+    from mcu_control.roster import next_session, session_roster
+    from scheduler.calendar import Calendar
+
+    profile = loaded.profile
+    if not profile.sessions.rules and not profile.sessions.one_off:
+        return None, False, None
+    calendar = Calendar(profile.sessions, profile.site.timezone)
+    upcoming = next_session(profile, calendar, dt.datetime.now(dt.UTC))
+    if upcoming is None or upcoming.session_id is None:
+        return None, False, None
+    found = session_roster(profile, upcoming.session_id.partition("@")[0])
+    points = list(upcoming.points) if upcoming.points is not None else None
+    if points is not None and set(points) == {p.id for p in profile.points}:
+        points = None  # everyone: as without a roster
+    return points, found.national, upcoming.title
 
 
 def _session_records(site: Site) -> SessionRecords:

@@ -57,9 +57,9 @@ def check(path: PathArg = None, secrets: SecretsOpt = False) -> None:
             raise typer.Exit(Exit.USAGE) from None
         fail_config(exc)
     summary = _summary(loaded)
-    from mcu_control.commands.common import is_shipped_demo
+    from mcu_control.commands.common import is_rig_profile
 
-    if is_shipped_demo(loaded.path):  # as every other command does (common.load)
+    if is_rig_profile(loaded.path):  # as every other command does (common.load)
         from mcu_control.commands.sim import ensure_demo_secret
 
         ensure_demo_secret()

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from hil.genprofile import DEMO_SECRET_ENV  # the variable every rig secret reads
 from mcu_control.commands.common import (
     OPTIONS,
     device_errors,
@@ -21,7 +22,6 @@ from mcu_control.commands.common import (
 
 app = group("Run the simulated rig (every device of a profile, on 127.0.0.1).")
 
-DEMO_SECRET_ENV = "MCU_CONTROL_DEMO_SECRET"  # noqa: S105 — the variable's name
 DEMO_SECRET_DEFAULT = "rig-secret-2026"  # noqa: S105 — only the simulated rig accepts it
 
 ScenarioOpt = Annotated[
@@ -30,6 +30,18 @@ ScenarioOpt = Annotated[
         "--scenario",
         "-s",
         help="Shipped scenario name or YAML file (default: normal).",
+        show_default=False,
+    ),
+]
+
+
+WriteProfileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--write-profile",
+        help="Where to write the profile localized for the rig, for other commands' --profile "
+        "(default: <state dir>/rig/<profile name>.yaml; only when the profile's devices are "
+        "not already on 127.0.0.1).",
         show_default=False,
     ),
 ]
@@ -52,10 +64,14 @@ def prepare_rig() -> None:
 
 
 @app.command()
-def up(scenario: ScenarioOpt = None) -> None:
+def up(scenario: ScenarioOpt = None, write_profile: WriteProfileOpt = None) -> None:
     """Start every simulator the profile names, print where each listens, run until stopped.
 
-    SIGTERM, SIGINT (Ctrl-C) and SIGHUP stop every simulator, their child processes
+    A profile whose devices live elsewhere (real or documentation addresses) is localized
+    first: every device on a 127.0.0.1 port of its own, every secret in
+    MCU_CONTROL_DEMO_SECRET. The localized profile is written to a file named on stderr
+    (and as `profile` in --json), for `run`, `drill`, `bringup` … `--profile` in another
+    terminal. SIGTERM, SIGINT (Ctrl-C) and SIGHUP stop every simulator, their child processes
     (snmpsim) and temp folders; a port already in use is exit 3, naming it and its holder.
     """
     import asyncio
@@ -64,7 +80,7 @@ def up(scenario: ScenarioOpt = None) -> None:
     from mcu_control.signals import until_signal
 
     prepare_rig()
-    loaded = load(rig_profile_path())
+    loaded, written = rig_profile(write_profile)
     scen = run(lambda: _async(load_validated_scenario, scenario, loaded))
 
     async def serve() -> None:
@@ -72,8 +88,9 @@ def up(scenario: ScenarioOpt = None) -> None:
         try:
             await rig.start()
             rows = rig.endpoints()
+            profile = str(written) if written is not None else None
             if OPTIONS.json:
-                print_json({"scenario": scen.name, "endpoints": rows})
+                print_json({"scenario": scen.name, "profile": profile, "endpoints": rows})
             else:
                 t = table(
                     f"Simulated rig — scenario {scen.name}",
@@ -87,6 +104,8 @@ def up(scenario: ScenarioOpt = None) -> None:
                 from mcu_control.commands.common import console
 
                 console().print(t)
+                if profile is not None:
+                    err_console().print(f"profile for other commands: --profile {profile}")
                 err_console().print("rig running; Ctrl-C or SIGTERM to stop")
             await asyncio.Event().wait()
         finally:
@@ -99,6 +118,31 @@ def up(scenario: ScenarioOpt = None) -> None:
     sig = run(main)
     if sig is not None and not OPTIONS.quiet and not OPTIONS.json:
         err_console().print(f"stopped ({_signal_name(sig)}): every simulator is down")
+
+
+def rig_profile(write_to: Path | None = None) -> tuple[Any, Path | None]:
+    """The profile the rig serves and the file it was written to (None: served as it is).
+
+    --profile (or the demo) as it is when every device is already on a local port of its
+    own; else localized (hil.genprofile.localize) and written to `write_to`, by default
+    <state dir>/rig/<name>.yaml. Exit 3 if the profile is invalid.
+    """
+    import yaml
+
+    from hil.genprofile import needs_localizing, write_localized
+    from mcu_control.paths import state_dir
+
+    source = load(rig_profile_path())
+    data = yaml.safe_load(source.path.read_text(encoding="utf-8"))
+    if write_to is None and not needs_localizing(data):
+        return source, None
+    from hil.genprofile import localize
+
+    target = write_to or state_dir() / "rig" / f"{source.path.stem}.yaml"
+    written = write_localized(localize(data), target)
+    if not OPTIONS.quiet and not OPTIONS.json:
+        err_console().print(f"localized {source.path} for the rig: {written}")
+    return load(written), written
 
 
 def load_validated_scenario(name: str | None, loaded: Any) -> Any:

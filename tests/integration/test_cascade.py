@@ -3,7 +3,6 @@ each MCU dials its own points, a dead secondary fails only its points; the natio
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,7 +13,7 @@ from mqtt_support import free_port
 
 from hil.genprofile import demo_data, remap_ports, write_profile
 from hil.rig import Rig
-from hil.scenario import load_scenario
+from hil.scenario import DeviceBehaviour, load_scenario
 from hil.sim.codian import CodianSim
 from mcu_control.audit import AuditLog
 from mcu_control.bringup import bringup, teardown
@@ -57,21 +56,21 @@ def two_mcu_profile(tmp_path: Path, port: int, *, upstream: bool = False) -> Pat
 async def two_mcus(
     tmp_path: Path, *, secondary_up: bool = True, upstream: bool = False
 ) -> AsyncIterator[tuple[Site, Rig, CodianSim | None]]:
+    """The rig serves both MCUs (the secondary deliberately down when not `secondary_up`)."""
     port = free_port()
     loaded = load_profile(two_mcu_profile(tmp_path, port, upstream=upstream))
-    rig = Rig(loaded, load_scenario("normal"))
+    scenario = load_scenario("normal")
+    if not secondary_up:
+        down = {"trung-tam.mcu-2": DeviceBehaviour(down=True)}
+        scenario = scenario.model_copy(update={"devices": down})
+    rig = Rig(loaded, scenario)
     await rig.start()
-    second: CodianSim | None = None
-    if secondary_up:
-        second = CodianSim(password=os.environ["MCU_CONTROL_DEMO_SECRET"], port=port)
-        await second.start()
+    second: CodianSim | None = rig.mcus.get("mcu-2")
     site = Site(loaded, audit=AuditLog(tmp_path / "audit.jsonl"), actor="test")
     try:
         yield site, rig, second
     finally:
         await site.close()
-        if second is not None:
-            await second.stop()
         await rig.stop()
 
 
