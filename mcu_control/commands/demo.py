@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mcu_control.session_record import SessionRecords
     from mcu_control.site import Site
     from mcu_control.state import StateStore
+    from profiles.loader import LoadedProfile
 
 
 def command(
@@ -121,28 +122,27 @@ def command(
     raise typer.Exit(report.exit_code)
 
 
-def _next_session(loaded: Any) -> tuple[list[str] | None, bool, str | None]:
+def _next_session(loaded: LoadedProfile) -> tuple[list[str] | None, bool, str | None]:
     """The next scheduled session's roster (point ids), whether it is national, its title.
 
     (None, False, None) when the profile schedules no session: every point joins.
     """
     import datetime as dt
 
-    from mcu_control.roster import next_session, session_roster
+    from mcu_control.roster import next_session
     from scheduler.calendar import Calendar
 
     profile = loaded.profile
     if not profile.sessions.rules and not profile.sessions.one_off:
         return None, False, None
     calendar = Calendar(profile.sessions, profile.site.timezone)
-    upcoming = next_session(profile, calendar, dt.datetime.now(dt.UTC))
+    upcoming = next_session(loaded, calendar, dt.datetime.now(dt.UTC))
     if upcoming is None or upcoming.session_id is None:
         return None, False, None
-    found = session_roster(profile, upcoming.session_id.partition("@")[0])
     points = list(upcoming.points) if upcoming.points is not None else None
     if points is not None and set(points) == {p.id for p in profile.points}:
         points = None  # everyone: as without a roster
-    return points, found.national, upcoming.title
+    return points, upcoming.national, upcoming.title
 
 
 def _session_records(site: Site) -> SessionRecords:
