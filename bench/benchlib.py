@@ -72,6 +72,26 @@ def make_profile(
     return write_profile(data, directory, name)
 
 
+def profile_from(
+    source: Path,
+    directory: Path,
+    *,
+    tweak: Callable[[dict[str, Any]], None] | None = None,
+    name: str = "bench.yaml",
+) -> Path:
+    """A site's own profile (e.g. the example province) localized onto the rig's free ports.
+
+    `hil.genprofile.localize` moves every device to 127.0.0.1 on a port of its own and every
+    secret to the demo variable; `tweak` edits the data after that.
+    """
+    from hil.genprofile import localize
+
+    data = localize(yaml.safe_load(source.read_text(encoding="utf-8")))
+    if tweak is not None:
+        tweak(data)
+    return write_profile(data, directory, name)
+
+
 def make_scenario(
     directory: Path,
     *,

@@ -130,11 +130,18 @@ async def bringup(
         site.record("bringup.not-dialled", target=conf.name, points=refused)
         store.event("points-not-dialled", points=list(refused))
     started = time.perf_counter()
-    host = await _open_host(site, report)
+    # the secondaries' conferences are made while the host's is: neither waits on the other
     secondaries = {
         m: asyncio.create_task(_open_secondary(site, site.mcu_config(m)), name=f"mcu:{m}")
         for m in split.cascades
     }
+    try:
+        host = await _open_host(site, report)
+    except BaseException:
+        for task in secondaries.values():
+            task.cancel()
+        await asyncio.gather(*secondaries.values(), return_exceptions=True)
+        raise
     sides: list[_Side] = [host]
     try:
         assert host.mcu is not None
