@@ -32,6 +32,7 @@ from mcu_control.drill import ensure_conference
 from mcu_control.results import BringupReport, CheckResult, LinkBringup, PointBringup, Verdict
 from mcu_control.site import Site
 from mcu_control.state import LinkPhase, PointPhase, SessionLink, SessionPhase, SessionState
+from mcu_control.status import bare_address
 from mcu_control.watcher import ParticipantWatcher
 from profiles.camera import CameraConfig
 from profiles.mcu import McuConfig, cascade_dial_string
@@ -339,14 +340,14 @@ async def _await_dial_in(site: Site, host: _Side, address: str, link: LinkBringu
     cfg = site.profile.bringup
     loop = asyncio.get_running_loop()
     deadline = loop.time() + cfg.connect_timeout_s
-    want = _bare(address)
+    want = bare_address(address)
     assert host.mcu is not None
     while True:
         try:
             found = [
                 p
                 for p in await host.mcu.participants(host.conference)
-                if p.call_state is CallState.CONNECTED and _bare(p.address or "") == want
+                if p.call_state is CallState.CONNECTED and bare_address(p.address or "") == want
             ]
         except McuControlError as exc:
             link.reason = str(exc)
@@ -361,14 +362,6 @@ async def _await_dial_in(site: Site, host: _Side, address: str, link: LinkBringu
             )
             return
         await asyncio.sleep(max(cfg.poll_interval_s, 1.0))
-
-
-def _bare(address: str) -> str:
-    """An address without its scheme and port, lowercased: how two spellings compare."""
-    rest = (
-        address.split(":", 1)[1] if address.split(":", 1)[0] in ("sip", "sips", "h323") else address
-    )
-    return rest.split(";", 1)[0].lower()
 
 
 def _link_done(site: Site, link: LinkBringup) -> None:

@@ -181,6 +181,8 @@ class StateStore:
                 devices.append((pt.mixer.id, "mixer", pt.mixer.name, pt.mixer.driver))
             if pt.mcu is not None:
                 devices.append((pt.mcu.id, "mcu", pt.mcu.name, pt.mcu.driver))
+                # the site's further MCUs (cascaded), kept by the central point
+                devices += [(m.id, "mcu", m.name, m.driver) for m in profile.mcus]
             if pt.recorder is not None:
                 devices.append((pt.recorder.id, "recorder", pt.recorder.name, pt.recorder.protocol))
             for dev_id, kind, name, driver in devices:

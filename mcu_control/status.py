@@ -117,7 +117,9 @@ def device_readers(site: Site) -> dict[str, Reader]:
         if point.mixer is not None:
             readers[f"{point.id}.{point.mixer.id}"] = partial(_mixer_health, site, point)
         if point.mcu is not None:
-            readers[f"{point.id}.{point.mcu.id}"] = partial(_mcu_health, site)
+            readers[f"{point.id}.{point.mcu.id}"] = partial(_mcu_health, site, None)
+            for secondary in site.profile.mcus:  # the site's further MCUs, kept by the centre
+                readers[f"{point.id}.{secondary.id}"] = partial(_mcu_health, site, secondary.id)
         if point.recorder is not None:
             readers[f"{point.id}.{point.recorder.id}"] = partial(_recorder_health, site)
     return readers
@@ -132,15 +134,38 @@ async def read_calls(site: Site, timeout_s: float) -> tuple[dict[str, Participan
     mcu_id = f"{central.id}.{site.profile.mcu.id}"
     try:
         async with asyncio.timeout(timeout_s):
-            mcu = await site.mcu()
-            conf = site.profile.mcu.conference.name
-            if conf not in {c.name for c in await mcu.conferences()}:
-                return {}, ""
-            return {p.name: p for p in await mcu.participants(conf)}, ""
+            calls = await _conference_calls(site, None)
     except McuControlError as exc:
         return None, str(exc)
     except TimeoutError:
         return None, f"{mcu_id}: no answer within {timeout_s:g} s"
+    if site.profile.mcus:  # points placed on a secondary MCU are in its own conference
+        found = await asyncio.gather(
+            *(_secondary_calls(site, m.id, timeout_s) for m in site.profile.mcus)
+        )
+        for more in found:
+            for name, p in more.items():
+                if name not in calls or calls[name].call_state is not CallState.CONNECTED:
+                    calls[name] = p
+    return calls, ""
+
+
+async def _conference_calls(site: Site, mcu_id: str | None) -> dict[str, Participant]:
+    """The participants of the session conference on the host (None) or a secondary."""
+    mcu = await site.mcu(mcu_id)
+    conf = site.mcu_config(mcu_id).conference.name
+    if conf not in {c.name for c in await mcu.conferences()}:
+        return {}
+    return {p.name: p for p in await mcu.participants(conf)}
+
+
+async def _secondary_calls(site: Site, mcu_id: str, timeout_s: float) -> dict[str, Participant]:
+    """A secondary's calls; {} when it cannot say (its own health read reports it down)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _conference_calls(site, mcu_id)
+    except (McuControlError, TimeoutError):
+        return {}
 
 
 def apply_calls(
@@ -182,6 +207,44 @@ def apply_calls(
             connected = rec is not None and rec.call_state is CallState.CONNECTED
             changes["recording"] = connected and site.store.recording_alert is None
         site.store.update_point(point.id, **changes)
+    if participants is not None:
+        _apply_links(site, participants)
+
+
+def _apply_links(site: Site, participants: dict[str, Participant]) -> None:
+    """In session, each link's phase follows its call on the host: a dropped national or
+    cascade link shows on the panels (the bring-up sets them while it runs)."""
+    import dataclasses
+
+    from mcu_control.state import LinkPhase, SessionPhase
+
+    session = site.store.session
+    if session.phase is not SessionPhase.IN_SESSION or not session.links:
+        return
+    upstream = site.profile.upstream
+    links = []
+    for link in session.links:
+        call = participants.get(link.id)
+        if call is None and link.kind == "upstream" and upstream is not None:
+            want = bare_address(upstream.address)  # `dials: national`: their call, found by address
+            call = next(
+                (p for p in participants.values() if bare_address(p.address or "") == want), None
+            )
+        if call is not None and call.call_state is CallState.CONNECTED:
+            links.append(dataclasses.replace(link, phase=LinkPhase.CONNECTED, reason=""))
+        elif link.phase is LinkPhase.CONNECTED:  # it was up and is not any more
+            why = (call.disconnect_reason if call else "") or "not in the conference any more"
+            links.append(dataclasses.replace(link, phase=LinkPhase.FAILED, reason=why))
+        else:
+            links.append(link)
+    site.store.set_session(dataclasses.replace(session, links=tuple(links)))
+
+
+def bare_address(address: str) -> str:
+    """An address without its scheme and parameters, lowercased: how two spellings compare."""
+    scheme, _, rest = address.partition(":")
+    rest = rest if scheme in ("sip", "sips", "h323") and rest else address
+    return rest.split(";", 1)[0].lower()
 
 
 async def _codec_health(site: Site, point: PointConfig) -> Health:
@@ -227,5 +290,5 @@ async def _mixer_health(site: Site, point: PointConfig) -> Health:
     return Health(h.state, h.reason, h.checked_at, details)
 
 
-async def _mcu_health(site: Site) -> Health:
-    return await (await site.mcu()).health()
+async def _mcu_health(site: Site, mcu_id: str | None) -> Health:
+    return await (await site.mcu(mcu_id)).health()

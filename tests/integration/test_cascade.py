@@ -188,3 +188,33 @@ async def test_a_national_session_brings_up_and_drills_the_upstream_link(tmp_pat
         failed = await bringup(site, national=True)
         upstream = next(lnk for lnk in failed.links if lnk.kind == "upstream")
         assert not upstream.connected and failed.exit_code == 2
+
+
+async def test_the_call_supervisor_sees_points_on_every_mcu_and_a_dropped_link(
+    tmp_path: Path,
+) -> None:
+    """The daemon's call reads cover the secondary's conference; a link that drops in session
+    shows failed (panels), and the secondary MCU's health is read like the host's."""
+    from mcu_control.status import apply_calls, device_readers, read_calls
+
+    async with two_mcus(tmp_path, upstream=True) as (site, _rig, _second):
+        assert "trung-tam.mcu-2" in site.store.devices
+        assert "trung-tam.mcu-2" in device_readers(site)
+        health = await device_readers(site)["trung-tam.mcu-2"]()
+        assert health.state.value == "ok"
+
+        report = await bringup(site, national=True)
+        assert report.exit_code == 0, report.to_dict()
+        apply_calls(site, *await read_calls(site, 5.0))
+        for pid in SECONDARY_POINTS:  # connected on mcu-2 only, and the supervisor knows it
+            assert site.store.points[pid].phase.value == "in-session"
+        phases = {lnk.id: lnk.phase.value for lnk in site.store.session.links}
+        assert phases == {"lien-mcu-2": "connected", "trung-uong": "connected"}
+
+        host = await site.mcu()
+        await host.disconnect_participant("TCD-BacNinh", "trung-uong")
+        apply_calls(site, *await read_calls(site, 5.0))
+        links = {lnk.id: lnk for lnk in site.store.session.links}
+        assert links["trung-uong"].phase.value == "failed"
+        assert links["trung-uong"].reason
+        assert links["lien-mcu-2"].phase.value == "connected"
