@@ -366,24 +366,16 @@ async def _await_dial_in(site: Site, host: _Side, address: str, link: LinkBringu
 
 def _link_done(site: Site, link: LinkBringup) -> None:
     _link_phase(site, link, LinkPhase.CONNECTED if link.connected else LinkPhase.FAILED)
-    if link.connected:
-        site.emit(
-            "link-connected",
-            audit="bringup.link_connected",
-            target=link.id,
-            link=link.id,
-            link_kind=link.kind,
-            address=link.address,
-        )
-    else:
-        site.emit(
-            "link-failed",
-            audit="bringup.link_failed",
-            target=link.id,
-            link=link.id,
-            link_kind=link.kind,
-            reason=link.reason,
-        )
+    outcome = "connected" if link.connected else "failed"
+    detail = {"address": link.address} if link.connected else {"reason": link.reason}
+    site.emit(
+        f"link-{outcome}",
+        audit=f"bringup.link_{outcome}",
+        target=link.id,
+        link=link.id,
+        link_kind=link.kind,
+        **detail,
+    )
 
 
 def _cascade_verdict(
