@@ -8,9 +8,16 @@ supervisors have devices to poll). Subjects, each a separate process:
 * `run-embedded`: the same with the embedded (in-process, amqtt) demo broker;
 * `supervisors`: only a Site with one DeviceSupervisor per device and the CallSupervisor.
 
+The site is the demo scaled to `--points` (hil/genprofile.py `scaled`: clones of the 8
+component points, one MCU), or a shipped profile (`--profile PATH`, e.g. the example province)
+made local by `localized` — the one place where a profile's documentation addresses become
+the rig's 127.0.0.1 ports.
+
 After `--warmup` s, CPU is utime+stime from /proc/<pid>/stat over `--window` s (default 60),
-RSS is VmRSS (and the peak VmHWM) from /proc/<pid>/status. Targets: RSS ≤ 150 MB, CPU ≤ 1 %.
-Run: .venv/bin/python bench/footprint.py [--points 1000] [--subject run|supervisors|both]
+RSS is VmRSS (and the peak VmHWM) from /proc/<pid>/status. Targets: RSS ≤ 150 MB; CPU ≤ 0.5 %
+of one core up to 9 points, ≤ 2 % up to 200 (issue 18), ≤ 1 % beyond (the 1000-point target).
+Run: .venv/bin/python bench/footprint.py [--points 1000 | --profile PATH]
+       [--subject run-mosquitto,run-embedded,supervisors]
 """
 
 from __future__ import annotations
@@ -26,12 +33,47 @@ from pathlib import Path
 from typing import Any
 
 import benchlib
+import yaml
 
+from hil.genprofile import write_profile
 from mcu_control.app import DEFAULT_HEALTH_READS_PER_S
 
 RSS_TARGET_MB = 150.0
-CPU_TARGET_PCT = 1.0
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_target_pct(points: int) -> float:
+    """Issue 18: the 9-point site ≤ 0.5 %, the ~100-point province ≤ 2 %; 1000 points ≤ 1 %."""
+    if points <= 9:
+        return 0.5
+    return 2.0 if points <= 200 else 1.0
+
+
+def localized(data: dict[str, Any]) -> dict[str, Any]:
+    """A shipped profile served by the rig: every device on a free 127.0.0.1 port.
+
+    The only call of the rig's localizer (hil.genprofile.localize, which gives every device,
+    MCU and the upstream a free local port and the demo secret); wire another one here.
+    """
+    try:
+        from hil.genprofile import localize  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        print(
+            "bench/footprint.py --profile needs hil.genprofile.localize (the rig serving a "
+            "shipped profile); use --points N for a generated site",
+            file=sys.stderr,
+        )
+        sys.exit(3)
+    out: dict[str, Any] = localize(data)
+    return out
+
+
+def site_profile(directory: Path, args: argparse.Namespace) -> Path:
+    """Write the measured site's profile (called again on new ports if the rig fails to start)."""
+    if args.profile is None:
+        return benchlib.make_profile(directory, args.points)
+    data = yaml.safe_load(Path(args.profile).read_text(encoding="utf-8"))
+    return write_profile(localized(data), directory, "bench.yaml")
 
 
 def proc_cpu_s(pid: int) -> float:
@@ -137,10 +179,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-footprint-") as tmp:
         base = Path(tmp)
         scenario = benchlib.make_scenario(base, base="normal")
-        profile, rig = benchlib.rig_process(
-            lambda: benchlib.make_profile(base, args.points), scenario
-        )
+        profile, rig = benchlib.rig_process(lambda: site_profile(base, args), scenario)
         assert rig.stdin is not None
+        from mcu_control.state import StateStore
+        from profiles import load_profile
+
+        site = StateStore()
+        site.seed(load_profile(profile).profile)
+        out["points"], out["devices"] = len(site.points), len(site.devices)
+        if args.profile is not None:
+            out["profile"] = args.profile
         from mqtt_support import Mosquitto
 
         broker = Mosquitto(base / "broker")
@@ -199,12 +247,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "call_interval_s": 3.0,
             "nofile": [soft, hard],
             "target_rss_mb": RSS_TARGET_MB,
-            "target_cpu_pct": CPU_TARGET_PCT,
+            "target_cpu_pct": cpu_target_pct(out["points"]),
         }
     )
     subjects = [k[: -len("_rss_mb")] for k in out if k.endswith("_rss_mb") and "peak" not in k]
     out["ok"] = all(
-        out[f"{s}_rss_mb"] <= RSS_TARGET_MB and out[f"{s}_cpu_pct"] <= CPU_TARGET_PCT
+        out[f"{s}_rss_mb"] <= RSS_TARGET_MB and out[f"{s}_cpu_pct"] <= out["target_cpu_pct"]
         for s in subjects
     )
     return out
@@ -213,6 +261,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1000)
+    parser.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="measure this profile (made local by `localized`) instead of the scaled demo",
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
         "--subject",

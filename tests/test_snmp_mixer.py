@@ -150,6 +150,38 @@ async def test_set_on_read_only_oid_is_not_writable(agent: SnmpAgent) -> None:
     assert exc.value.device == "t.mixer"
 
 
+@pytest.mark.parametrize("batch", [20, 2])
+async def test_channel_states_in_batched_gets_match_the_single_reads(
+    agent: SnmpAgent, batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import drivers.snmp.driver as snmp_driver
+
+    monkeypatch.setattr(snmp_driver, "GET_BATCH", batch)  # 2: three GETs for three channels
+    mixer = v2c(agent)
+    try:
+        await mixer.set_mute("mic2", True)
+        await mixer.set_mute("mic1", False)
+        await mixer.set_level("out", -12.0)
+        states = await mixer.channel_states(["mic1", "mic2", "out"])
+        singles = [(await mixer.get_mute(ch), await mixer.get_level(ch)) for ch in CHANNELS]
+    finally:
+        await mixer.close()
+    assert [(s.muted, s.level_db) for s in states] == singles
+    assert [s.muted for s in states[:2]] == [False, True]
+    assert states[2].level_db == pytest.approx(-12.0, abs=0.1)
+
+
+async def test_channel_states_name_the_channel_whose_oid_is_missing(agent: SnmpAgent) -> None:
+    mixer = v2c(agent, oids={**OIDS, "level": "1.3.6.1.4.1.1536.9.9.{index}"})
+    try:
+        with pytest.raises(DeviceError) as exc:
+            await mixer.channel_states(["mic1", "out"])
+    finally:
+        await mixer.close()
+    assert exc.value.code == "noSuchInstance"
+    assert "level of mic1" in exc.value.message
+
+
 async def test_missing_oid_is_no_such_instance(agent: SnmpAgent) -> None:
     mixer = v2c(agent, oids={**OIDS, "level": "1.3.6.1.4.1.1536.9.9.{index}"})
     try:

@@ -15,12 +15,22 @@ from devices.errors import (
     NotSupportedError,
 )
 from devices.health import Health
-from devices.interfaces import AudioMixer, Capability, ConnectionState, DeviceInfo, LevelRange
+from devices.interfaces import (
+    AudioMixer,
+    Capability,
+    ChannelState,
+    ConnectionState,
+    DeviceInfo,
+    LevelRange,
+)
 from devices.memory import MEMORY, DeviceMemory, Uptime
 from devices.secrets import Secret
 from drivers.snmp import oids as mib
 from drivers.snmp.client import SnmpClient
 from drivers.snmp.oids import Reading
+
+#: OIDs per GET when reading many channels (replies stay far below a datagram's ~1.4 kB)
+GET_BATCH = 20
 
 
 class SnmpMixer(AudioMixer):
@@ -137,7 +147,33 @@ class SnmpMixer(AudioMixer):
         return reading
 
     async def get_mute(self, channel: str) -> bool:
-        raw = await self._read_int("mute", channel)
+        return self._muted(channel, await self._read_int("mute", channel))
+
+    async def channel_states(self, channels: list[str]) -> list[ChannelState]:
+        """Mute and level of the channels in one GET per `GET_BATCH` OIDs, not two per channel.
+
+        A health read asks this every 15 s; each GET is ~1–2 ms of CPU (BER, the engine).
+        """
+        mutes = {ch: self._oid("mute", ch) for ch in channels}
+        levels = {ch: self._oid("level", ch) for ch in channels} if self.oids.get("level") else {}
+        oids = list(dict.fromkeys([*mutes.values(), *levels.values()]))
+        values: dict[str, tuple[Reading, str]] = {}
+        for i in range(0, len(oids), GET_BATCH):  # a reply must fit one UDP datagram
+            values |= await self.client.get_typed(oids[i : i + GET_BATCH])
+
+        def read(oid: str, what: str) -> int:
+            return self._integer(oid, what, values.get(oid, (None, "")))[0]
+
+        return [
+            ChannelState(
+                ch,
+                self._muted(ch, read(mutes[ch], f"mute of {ch}")),
+                read(levels[ch], f"level of {ch}") / self.level_scale if levels else None,
+            )
+            for ch in channels
+        ]
+
+    def _muted(self, channel: str, raw: int) -> bool:
         if raw == self.mute_on:
             return True
         if raw == self.mute_off:
