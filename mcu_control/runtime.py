@@ -180,7 +180,10 @@ class SupervisorComponent:
         for s in self._devices:
             s.start()
         self._calls = CallSupervisor(
-            site, interval_s=self.call_interval_s, timeout_s=self.timeout_s
+            site,
+            interval_s=self.call_interval_s,
+            timeout_s=self.timeout_s,
+            idle_interval_s=self.interval_s,  # between sessions: as often as the health reads
         )
         self._calls.start()
 

@@ -17,14 +17,15 @@ device less often instead of saturating the loop the drills and bring-ups need.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from devices.interfaces import Device
 from mcu_control.connections import Backoff, LinkState
-from mcu_control.site import Site
-from mcu_control.state import PointPhase
+from mcu_control.site import Site, StepEvent
+from mcu_control.state import PointPhase, SessionPhase
 from mcu_control.status import Reader, apply_calls, device_readers, read_calls, read_device
 
 __all__ = [
@@ -195,25 +196,52 @@ def supervisors(
 
 
 class CallSupervisor:
-    """Polls the session conference and keeps every point's call state and phase current."""
+    """Polls the session conference and keeps every point's call state and phase current.
 
-    def __init__(self, site: Site, *, interval_s: float = 2.0, timeout_s: float = 5.0) -> None:
+    Every `interval_s` while a session is on (the conference has calls, or the session phase
+    is not idle); every `idle_interval_s` otherwise — nothing changes between sessions, and
+    the MCU's answer is the same empty list. A step of this daemon's own drill, bring-up or
+    teardown (`Site.emit`) wakes it at once; a bring-up started from another process is seen
+    within `idle_interval_s`.
+    """
+
+    def __init__(
+        self,
+        site: Site,
+        *,
+        interval_s: float = 2.0,
+        timeout_s: float = 5.0,
+        idle_interval_s: float | None = None,
+    ) -> None:
         self.site = site
         self.interval_s = interval_s
+        self.idle_interval_s = max(interval_s, idle_interval_s or interval_s)
         self.timeout_s = timeout_s
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._busy = True  # until the first read says otherwise
 
     def start(self) -> None:
+        self.site.listeners.append(self._on_step)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="supervise:calls")
 
     async def stop(self) -> None:
+        if self._on_step in self.site.listeners:
+            self.site.listeners.remove(self._on_step)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
     async def check_once(self) -> None:
-        apply_calls(self.site, *await read_calls(self.site, self.timeout_s))
+        calls, why = await read_calls(self.site, self.timeout_s)
+        apply_calls(self.site, calls, why)
+        idle = self.site.store.session.phase is SessionPhase.IDLE
+        self._busy = calls is None or bool(calls) or not idle
+
+    def _on_step(self, _event: StepEvent) -> None:
+        if not self._busy:  # in session it reads every interval_s anyway: no extra reads
+            self._wake.set()
 
     async def _run(self) -> None:
         while True:
@@ -221,7 +249,10 @@ class CallSupervisor:
                 await self.check_once()
             except Exception:
                 log.exception("call supervisor failed unexpectedly")
-            await asyncio.sleep(self.interval_s)
+            self._wake.clear()
+            wait = self.interval_s if self._busy else self.idle_interval_s
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
 
 
 def phase_counts(site: Site) -> dict[str, int]:

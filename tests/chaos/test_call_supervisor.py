@@ -53,3 +53,24 @@ async def _until(cond: Callable[[], bool], timeout_s: float = 6.0) -> None:
     async with asyncio.timeout(timeout_s):
         while not cond():
             await asyncio.sleep(0.02)
+
+
+async def test_between_sessions_it_reads_rarely_and_a_step_wakes_it(chaos_rig: RigFactory) -> None:
+    """No session: the MCU is asked every idle interval, not every few seconds; this daemon's
+    own bring-up wakes it at once, and in session it reads at its short interval again."""
+    async with chaos_rig() as (site, rig, _loaded):
+        calls = CallSupervisor(site, interval_s=0.1, idle_interval_s=30.0, timeout_s=2.0)
+        before = rig.mcu.calls["conference.enumerate"]
+        calls.start()
+        try:
+            await asyncio.sleep(1.0)  # 10 short intervals: one read at start, then asleep
+            idle_reads = rig.mcu.calls["conference.enumerate"] - before
+            assert idle_reads == 1, idle_reads
+            report = await bringup(site)  # its steps wake the supervisor
+            assert report.connected == 9
+            at = rig.mcu.calls["conference.enumerate"]
+            await asyncio.sleep(1.0)
+            assert rig.mcu.calls["conference.enumerate"] - at >= 5  # in session: short interval
+            assert site.store.points["tien-du"].phase is PointPhase.IN_SESSION
+        finally:
+            await calls.stop()
