@@ -79,6 +79,9 @@ class DaemonConfig:
     late_after_s: float = 60.0  # a job this late is reported as caught up after a miss
     # a claimed job whose heartbeat stops this long was left by a dead daemon: take it over
     job_stale_after_s: float = 30.0
+    #: how often the active daemon sweeps the ledger for a dead daemon's jobs and checks for
+    #: schedule changes made by the CLI (bounded by 5 leader polls and a third of the above)
+    sweep_interval_s: float = 10.0
     horizon: Horizon = field(default_factory=Horizon)
 
     def resolved_database_url(self, state_dir: Path) -> str:
@@ -224,13 +227,26 @@ class Daemon:
 
     async def _main_loop(self) -> None:
         last_replan = self.clock.now()
+        # the ledger sweep and the schedule-changes check read the database: every few ticks,
+        # not every tick (a dead daemon's job is stale only after job_stale_after_s anyway)
+        every = max(
+            self.config.leader_poll_s,
+            min(
+                self.config.sweep_interval_s,
+                5 * self.config.leader_poll_s,
+                self.config.job_stale_after_s / 3,
+            ),
+        )
+        last_sweep = -every
+        loop = asyncio.get_running_loop()
         while not self._stop.is_set():
             if self._reload_requested:
                 self._reload_requested = False
                 await self.reload()
             await self._leader_tick()
             await self.running.beat(self.db)
-            if self.scheduler is not None:
+            if self.scheduler is not None and loop.time() - last_sweep >= every * 0.999:
+                last_sweep = loop.time()
                 await self._sweep()
                 now = self.clock.now()
                 due = (now - last_replan).total_seconds() >= self.config.replan_interval_s
