@@ -334,6 +334,24 @@ async def test_health_reports_interface_down_sensors_and_reboot(agent: SnmpAgent
         await mixer.close()
 
 
+async def test_later_health_reads_scale_new_sensor_values_by_the_metadata_read_first(
+    agent: SnmpAgent,
+) -> None:
+    """Scale, precision, units and sysDescr are read once per connection; values every time."""
+    mixer = v2c(agent, endpoint=2)
+    sensor_value_1 = "1.3.6.1.2.1.99.1.1.1.4.1"
+    try:
+        first = await mixer.health()
+        await mixer.client.set(sensor_value_1, 431)
+        later = await mixer.health()
+        assert later.details["sensor1"] == pytest.approx(43.1)  # 431 at precision 1
+        assert later.details["sensor1_units"] == first.details["sensor1_units"] == "Celsius"
+        assert later.details["sys_descr"] == first.details["sys_descr"]
+    finally:
+        await mixer.client.set(sensor_value_1, 425)
+        await mixer.close()
+
+
 async def test_one_dead_agent_does_not_slow_the_live_ones(agent: SnmpAgent) -> None:
     """Measured in one run: live agents' query time alone, then beside a dead agent."""
     live = [v2c(agent, endpoint=i, name=f"live{i}.mixer") for i in range(3)]

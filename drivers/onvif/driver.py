@@ -49,6 +49,10 @@ CLOCK_WARN_S = 5.0
 # health() re-reads the camera's clock this often, not at every read: clocks drift by seconds a
 # day, and GetSystemDateAndTime is a third of a health read's SOAP work (drills read it fresh)
 CLOCK_RECHECK_S = 300.0
+# an idle connection to a camera is kept this long (onvif-zeep-async keeps it 4 s): longer than
+# the 15 s between health reads, so a read reuses it instead of opening a TCP connection (a
+# third of a read's CPU); a camera that closes it sooner costs a reconnect, as before
+KEEPALIVE_S = 60
 
 #: operations that change the camera: a timeout after sending one may still take effect
 _COMMANDS = frozenset(
@@ -254,6 +258,7 @@ class OnvifCamera(PtzCamera):
         from onvif import ONVIFCamera
 
         _install_http_401_check()
+        _keep_connections_alive()
         await _load_wsdl_once()
         cam = ONVIFCamera(
             self.host,
@@ -438,6 +443,18 @@ def _install_http_401_check() -> None:
     onvif.client.AsyncTransportProtocolErrorHandler = type(
         "CheckedTransport", (base,), {"checks_http_401": True, "post_xml": post_xml}
     )
+
+
+def _keep_connections_alive() -> None:
+    """Keep idle connections to cameras `KEEPALIVE_S` instead of the library's 4 s.
+
+    Each ONVIF service builds its aiohttp connector from the module global `KEEPALIVE_EXPIRY`
+    (no parameter reaches it). A pooled socket the camera closed in the meantime is retried
+    on a new connection by the library's transport (a disconnect before the request was sent).
+    """
+    import onvif.client
+
+    onvif.client.KEEPALIVE_EXPIRY = max(onvif.client.KEEPALIVE_EXPIRY, KEEPALIVE_S)
 
 
 class _Wsdl:

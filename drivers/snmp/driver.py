@@ -96,6 +96,8 @@ class SnmpMixer(AudioMixer):
         #: survives this instance: a reboot during an outage is seen by the next driver
         self.memory = memory if memory is not None else MEMORY.for_device(name, host, port)
         self._log = logging.getLogger(f"mcu_control.device.{name}")
+        #: sysDescr and sensor metadata from this connection's last full health reading
+        self._health_meta: dict[str, Reading] | None = None
 
     async def connect(self) -> None:
         """Prepare the SNMP engine (no packet is sent: SNMP is connectionless)."""
@@ -104,6 +106,7 @@ class SnmpMixer(AudioMixer):
 
     async def close(self) -> None:
         await self.client.close()
+        self._health_meta = None
         self.state = ConnectionState.CLOSED
 
     async def identify(self) -> DeviceInfo:
@@ -129,21 +132,43 @@ class SnmpMixer(AudioMixer):
         )
 
     async def health(self) -> Health:
-        values = await self.client.get(mib.health_oids(self.interfaces, self.sensors))
+        """Uptime, interfaces and sensors in one GET; constant metadata once per connection.
+
+        sysDescr and the sensors' scale, precision and units are read at the first reading,
+        again after a reboot (new firmware may change them) and when an answer lacks sysUpTime;
+        the other readings ask only for what changes (less than half the varbinds to decode).
+        """
+        meta = self._health_meta
+        values = await self.client.get(
+            mib.health_oids(self.interfaces, self.sensors, metadata=meta is None)
+        )
+        if meta is not None:
+            if values.get(mib.SYS_UPTIME) is None:  # judge the system group on a full reading
+                self._health_meta = None
+                return await self.health()
+            values = {**values, **meta}
         if values.get(mib.SYS_UPTIME) is None and values.get(mib.SYS_DESCR) is None:
             return Health.degraded("agent answers but has no system group")
         now = time.monotonic()
         last = self.memory.last_uptime
-        reading = mib.evaluate(
-            values,
-            interfaces=self.interfaces,
-            sensors=self.sensors,
-            previous_uptime=last.centiseconds if last else None,
-            elapsed_s=now - last.read_at if last else 0.0,
-        )
+
+        def evaluate() -> Health:
+            return mib.evaluate(
+                values,
+                interfaces=self.interfaces,
+                sensors=self.sensors,
+                previous_uptime=last.centiseconds if last else None,
+                elapsed_s=now - last.read_at if last else 0.0,
+            )
+
+        reading = evaluate()
+        if meta is not None and reading.details.get("rebooted") is True:
+            values |= await self.client.get(list(meta))  # new firmware may say otherwise
+            reading = evaluate()
         uptime = values.get(mib.SYS_UPTIME)
         if isinstance(uptime, int):
             self.memory.last_uptime = Uptime(uptime, now)
+        self._health_meta = mib.metadata_of(values, self.sensors)
         return reading
 
     async def get_mute(self, channel: str) -> bool:

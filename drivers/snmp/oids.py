@@ -100,22 +100,28 @@ def check(oid: str) -> str:
     return oid
 
 
-def health_oids(interfaces: list[int], sensors: list[int]) -> list[str]:
-    """Everything one health reading asks for, in one GET."""
-    oids = [SYS_DESCR, SYS_UPTIME]
+def health_oids(interfaces: list[int], sensors: list[int], *, metadata: bool = True) -> list[str]:
+    """Everything one health reading asks for, in one GET.
+
+    Without `metadata`, only what changes while the agent runs: sysDescr and each sensor's
+    scale, precision and units (ENTITY-SENSOR-MIB: fixed for the sensor) come from an
+    earlier full reading (`metadata_of`).
+    """
+    oids = [SYS_DESCR, SYS_UPTIME] if metadata else [SYS_UPTIME]
     oids += [IF_OPER_STATUS.format(index=i) for i in interfaces]
     for s in sensors:
-        oids += [
-            t.format(index=s)
-            for t in (
-                SENSOR_VALUE,
-                SENSOR_SCALE,
-                SENSOR_PRECISION,
-                SENSOR_OPER_STATUS,
-                SENSOR_UNITS,
-            )
-        ]
+        oids += [t.format(index=s) for t in (SENSOR_VALUE, SENSOR_OPER_STATUS)]
+        if metadata:
+            oids += [t.format(index=s) for t in (SENSOR_SCALE, SENSOR_PRECISION, SENSOR_UNITS)]
     return oids
+
+
+def metadata_of(values: dict[str, Reading], sensors: list[int]) -> dict[str, Reading]:
+    """The constant part of a full health reading (see `health_oids`)."""
+    wanted = [SYS_DESCR]
+    for s in sensors:
+        wanted += [t.format(index=s) for t in (SENSOR_SCALE, SENSOR_PRECISION, SENSOR_UNITS)]
+    return {oid: values.get(oid) for oid in wanted}
 
 
 @dataclass(frozen=True, slots=True)

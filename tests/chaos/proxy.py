@@ -31,6 +31,8 @@ class FaultProxy:
         self.port = port
         self.mode: Mode = "pass"
         self.delay_s = 0.0
+        #: TCP connections accepted so far (a client that keeps its connection opens one)
+        self.accepted = 0
         self._server: asyncio.Server | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -76,6 +78,7 @@ class FaultProxy:
     # ------------------------------------------------------------------ TCP
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
         self._writers.add(writer)
         task = asyncio.current_task()
         if task is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -73,6 +74,32 @@ async def test_health_reads_the_clock_every_few_minutes_and_the_ptz_every_time(
         assert sim.calls == ["GetSystemDateAndTime", "GetStatus"]
     finally:
         await cam.close()
+        await sim.stop()
+
+
+async def test_health_reads_keep_their_connection_and_survive_the_camera_closing_it() -> None:
+    """Reads 15 s apart reuse one TCP connection (the library alone drops it after 4 s idle);
+    a connection the camera closed meanwhile costs a new one, not a failed read."""
+    from chaos.proxy import FaultProxy
+
+    sim = await _started()
+    proxy = FaultProxy("tcp", sim.port)
+    await proxy.start()
+    cam = onvif_cam(sim)
+    cam.port = proxy.port
+    try:
+        await cam.health()
+        opened = proxy.accepted
+        await asyncio.sleep(5.0)  # longer than the library's own keep-alive
+        assert (await cam.health()).state == HealthState.OK
+        assert proxy.accepted == opened
+        await proxy.stop()  # the camera drops every idle connection
+        await proxy.start()
+        assert (await cam.health()).state == HealthState.OK
+        assert proxy.accepted == opened + 1
+    finally:
+        await cam.close()
+        await proxy.stop()
         await sim.stop()
 
 
