@@ -418,6 +418,13 @@ class _Motion:
         return f"move {self.move:g} s{clock}"
 
 
+def _camera(rig: Rig, point: PointConfig, cam: CameraConfig) -> tuple[str, _Motion | None]:
+    """A camera's device id and how its simulator moves (None: the scenario has it down)."""
+    dev = f"{point.id}.{cam.id}"
+    b = rig.scenario.device(dev)
+    return dev, None if b.down else _motion(rig, cam, b)
+
+
 def _motion(rig: Rig, cam: CameraConfig, b: Any) -> _Motion:
     from hil.sim.ptz_motion import spread_presets
 
@@ -432,11 +439,9 @@ def _motion(rig: Rig, cam: CameraConfig, b: Any) -> _Motion:
 def _onvif_camera(rig: Rig, point: PointConfig, cam: CameraConfig) -> Entry:
     from hil.sim.onvif_cam import OnvifCameraSim
 
-    dev = f"{point.id}.{cam.id}"
-    b = rig.scenario.device(dev)
-    if b.down:
+    dev, m = _camera(rig, point, cam)
+    if m is None:
         return Entry(dev, "camera", "", "down", None)
-    m = _motion(rig, cam, b)
     assert cam.password is not None
     assert cam.username is not None
     presets = {tok: (name, *m.positions[tok]) for name, tok in cam.presets.items()}
@@ -457,11 +462,9 @@ def _onvif_camera(rig: Rig, point: PointConfig, cam: CameraConfig) -> Entry:
 def _visca_ip(rig: Rig, point: PointConfig, cam: CameraConfig) -> Entry:
     from hil.sim.visca_cam import ViscaIpSim
 
-    dev = f"{point.id}.{cam.id}"
-    b = rig.scenario.device(dev)
-    if b.down:
+    dev, m = _camera(rig, point, cam)
+    if m is None:
         return Entry(dev, "camera", "", "down", None)
-    m = _motion(rig, cam, b)
     sim = ViscaIpSim(
         host=cam.host or "127.0.0.1",
         port=cam.effective_port or 52381,
@@ -476,11 +479,9 @@ def _visca_ip(rig: Rig, point: PointConfig, cam: CameraConfig) -> Entry:
 def _visca_serial(rig: Rig, point: PointConfig, cam: CameraConfig) -> Entry:
     from hil.sim.visca_cam import ViscaSerialSim
 
-    dev = f"{point.id}.{cam.id}"
-    b = rig.scenario.device(dev)
-    if b.down:
+    dev, m = _camera(rig, point, cam)
+    if m is None:
         return Entry(dev, "camera", "", "down", None)
-    m = _motion(rig, cam, b)
     assert cam.serial is not None
     sim = ViscaSerialSim(
         host="127.0.0.1",

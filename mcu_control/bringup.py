@@ -30,7 +30,7 @@ from devices.interfaces import (
 from mcu_control.capacity import split_for_bringup
 from mcu_control.drill import ensure_conference
 from mcu_control.results import BringupReport, CheckResult, LinkBringup, PointBringup, Verdict
-from mcu_control.site import Site
+from mcu_control.site import Site, mcu_unanswered, secondary_limit_s
 from mcu_control.state import LinkPhase, PointPhase, SessionLink, SessionPhase, SessionState
 from mcu_control.status import bare_address
 from mcu_control.watcher import ParticipantWatcher
@@ -250,15 +250,14 @@ async def _open_secondary(site: Site, cfg: McuConfig) -> _Side:
     its points that long and no more, and never stalls the host's points.
     """
     side = _Side(cfg)
-    limit_s = 3 * cfg.timeout_s
+    limit_s = secondary_limit_s(cfg)
     try:
         async with asyncio.timeout(limit_s):
             mcu = await site.mcu(cfg.id)
             await ensure_conference(mcu, _conference(site, cfg))
             side.existing = {p.name: p for p in await mcu.participants(side.conference)}
     except (McuControlError, TimeoutError, OSError) as exc:
-        why = str(exc) or f"no answer within {limit_s:g} s"
-        side.error = f"MCU {cfg.id} ({cfg.name}) did not answer: {why}"
+        side.error = mcu_unanswered(cfg, exc, limit_s)
         log.warning("bring-up: %s", side.error)
         site.emit(
             "mcu-failed", audit="bringup.mcu_failed", target=cfg.id, mcu=cfg.id, reason=side.error
@@ -425,8 +424,9 @@ async def teardown(site: Site, *, points: list[str] | None = None) -> dict[str, 
     async def secondary(cfg: McuConfig) -> tuple[str, list[tuple[str, str]]]:
         """Hang up our points on a secondary MCU; (mcu id, [(name, outcome)]) or its error."""
         side = _Side(cfg)
+        limit_s = secondary_limit_s(cfg)
         try:
-            async with asyncio.timeout(3 * cfg.timeout_s):
+            async with asyncio.timeout(limit_s):
                 on = await site.mcu(cfg.id)
                 there = {p.name for p in await on.participants(side.conference)}
                 mine = [side.name(p.id) for p in targets if side.name(p.id) in there]
@@ -434,8 +434,7 @@ async def teardown(site: Site, *, points: list[str] | None = None) -> dict[str, 
                     await asyncio.gather(*(hang_up(on, side.conference, n) for n in mine))
                 )
         except (McuControlError, TimeoutError, OSError) as exc:
-            why = str(exc) or f"no answer within {3 * cfg.timeout_s:g} s"
-            return cfg.id, [(f"MCU {cfg.id}", f"not reached: {why}")]
+            return cfg.id, [(f"MCU {cfg.id}", f"not reached: {mcu_unanswered(cfg, exc, limit_s)}")]
 
     async def mute(point: PointConfig) -> tuple[str, str]:
         if point.mixer is None or not point.mixer.session_channels:

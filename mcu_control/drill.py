@@ -29,7 +29,7 @@ from devices.interfaces import (
 )
 from mcu_control.capacity import split_for_bringup
 from mcu_control.results import CheckResult, DrillReport, PointResult, Verdict
-from mcu_control.site import Site
+from mcu_control.site import Site, mcu_unanswered
 from mcu_control.state import SessionPhase
 from mcu_control.watcher import ParticipantWatcher
 from profiles.camera import CameraConfig
@@ -124,12 +124,12 @@ class Drill:
         try:
             side.mcu = await asyncio.wait_for(self.site.mcu(side.cfg.id), self.cfg.check_timeout_s)
         except (McuControlError, TimeoutError) as exc:
-            why = str(exc) or f"no answer within {self.cfg.check_timeout_s:g} s"
-            if side is self.host:
-                side.error = why
+            limit_s = self.cfg.check_timeout_s
+            if side is self.host:  # the host's own error, as the drill always said it
+                side.error = str(exc) or f"no answer within {limit_s:g} s"
             else:
-                side.error = f"MCU {side.cfg.id} ({side.cfg.name}) did not answer: {why}"
-            log.warning("drill without MCU %s: %s", side.cfg.id, why)
+                side.error = mcu_unanswered(side.cfg, exc, limit_s)
+            log.warning("drill without MCU %s: %s", side.cfg.id, side.error)
             return
         side.watcher = ParticipantWatcher(
             side.mcu, side.conference, self.site.profile.bringup.poll_interval_s
@@ -140,7 +140,8 @@ class Drill:
             await side.watcher.close()
         if side.mcu is None:
             return
-        for conference in [side.conference] * side.made + side.created_session:
+        made = [side.conference] if side.made else []
+        for conference in made + side.created_session:
             try:
                 async with asyncio.timeout(self.cfg.check_timeout_s):
                     await side.mcu.destroy_conference(conference)

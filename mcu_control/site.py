@@ -193,6 +193,19 @@ class Site:
         return await self.connections.borrow(key, build)
 
 
+def secondary_limit_s(cfg: McuConfig) -> float:
+    """How long a secondary MCU may take to be usable (connect, list, create: 3 × its
+    `timeout_s`), so that a dead one costs its points that long and never stalls the rest."""
+    return 3 * cfg.timeout_s
+
+
+def mcu_unanswered(cfg: McuConfig, exc: BaseException, limit_s: float) -> str:
+    """Why the site MCU `cfg` cannot take its points, naming it (its error, or the deadline)."""
+    return (
+        f"MCU {cfg.id} ({cfg.name}) did not answer: {str(exc) or f'no answer within {limit_s:g} s'}"
+    )
+
+
 async def bounded(coro: Awaitable[D], timeout_s: float) -> D:
     """Await with a deadline; the caller turns the TimeoutError into a verdict."""
     async with asyncio.timeout(timeout_s):

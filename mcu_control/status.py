@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -11,7 +12,7 @@ from devices.errors import McuControlError
 from devices.health import Health, HealthState
 from devices.interfaces import CallState, Participant
 from mcu_control.site import Site
-from mcu_control.state import DeviceState, PointPhase
+from mcu_control.state import DeviceState, LinkPhase, PointPhase, SessionPhase
 from profiles.camera import CameraConfig
 from profiles.naming import name_limit, participant_name
 from profiles.schema import PointConfig
@@ -214,10 +215,6 @@ def apply_calls(
 def _apply_links(site: Site, participants: dict[str, Participant]) -> None:
     """In session, each link's phase follows its call on the host: a dropped national or
     cascade link shows on the panels (the bring-up sets them while it runs)."""
-    import dataclasses
-
-    from mcu_control.state import LinkPhase, SessionPhase
-
     session = site.store.session
     if session.phase is not SessionPhase.IN_SESSION or not session.links:
         return
