@@ -5,12 +5,17 @@ authentication and adds the measured offset to every WS-Security `Created`, so a
 clock is hours off still authenticates; we keep that mechanism and report the offset.
 Arrival at a preset or position is confirmed by polling the position until it settles at the
 target, because many cameras report MoveStatus UNKNOWN and GotoPreset returns at once.
+That poll and every health read is a PTZ `GetStatus`, sent without zeep (the envelope and its
+reply are in the codec, the same offset goes into its `Created`) over the PTZ service's own
+HTTP transport; everything else goes through onvif-zeep-async.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+import os
 import time
 import weakref
 from collections.abc import Awaitable
@@ -106,6 +111,7 @@ class OnvifCamera(PtzCamera):
         self._devicemgmt: Any = None
         self._ptz: Any = None
         self._clock_offset_s: float | None = None
+        self._dt_diff = dt.timedelta(0)  # the library's offset for WS-Security `Created`
         self._clock_read: tuple[float, float] | None = None  # (monotonic time, offset) of clock()
         self._lock = asyncio.Lock()
 
@@ -223,8 +229,17 @@ class OnvifCamera(PtzCamera):
         return str(answer)
 
     async def status(self) -> PtzStatus:
+        """PTZ `GetStatus` (a health read, a settle poll): built and parsed by the codec."""
         await self.connect()
-        return codec.status(await self._call("GetStatus", self._ptz.GetStatus(self._profile())))
+        request = codec.status_request(
+            str(self.profile_token),
+            username=self.username,
+            password=self._password.reveal(),
+            created=utcnow() + self._dt_diff,
+            nonce=os.urandom(16),
+        )
+        http_status, body = await self._call("GetStatus", self._post_status(request))
+        return self._status_reply(http_status, body)
 
     async def continuous_move(
         self, pan: float, tilt: float, zoom: float, *, timeout_s: float
@@ -272,6 +287,7 @@ class OnvifCamera(PtzCamera):
         await self._call("service discovery", cam.update_xaddrs())
         diff = cam.dt_diff
         self._clock_offset_s = diff.total_seconds() if diff is not None else None
+        self._dt_diff = diff if diff is not None else dt.timedelta(0)
         if self._clock_offset_s is not None and abs(self._clock_offset_s) > CLOCK_WARN_S:
             self.log.warning(
                 "camera clock is %+.0f s off ours; compensating WS-Security timestamps",
@@ -353,6 +369,76 @@ class OnvifCamera(PtzCamera):
         except Exception as exc:  # noqa: BLE001 — zeep, aiohttp and lxml raise many kinds; all are mapped
             raise self._map_error(what, exc) from None
 
+    async def _post_status(self, request: bytes) -> tuple[int, bytes]:
+        """POST on the PTZ service's own aiohttp session (its kept connection, its timeouts).
+
+        Not through the library's transport: its reply conversion to an httpx response is half
+        the CPU of this call. Like that transport, one retry when the camera had closed the kept
+        connection before the request went out (RFC 9112 §9.3.1); GetStatus changes nothing.
+        """
+        import aiohttp
+
+        ptz = self._ptz
+        session: aiohttp.ClientSession = ptz.transport.session
+
+        async def post() -> tuple[int, bytes]:
+            async with session.post(
+                ptz.xaddr, data=request, headers=codec.GET_STATUS_HEADERS
+            ) as response:
+                return response.status, await response.read()
+
+        try:
+            return await post()
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientConnectionResetError):
+            return await post()
+
+    def _status_reply(self, http_status: int, body: bytes) -> PtzStatus:
+        what = "GetStatus"
+        if http_status == 401:
+            raise self._http_401(what)
+        try:
+            status = codec.parse_status_reply(body)
+        except codec.SoapFault as fault:
+            raise self._fault_error(
+                what, fault.subcode, fault.reason, refused=fault.refuses_credentials
+            ) from None
+        except ValueError as exc:
+            if http_status != 200:
+                raise self._http_error(what, http_status) from None
+            raise ProtocolError(
+                f"{what}: the camera's answer is not valid ONVIF ({redact(str(exc))})",
+                device=self.name,
+                hint="is this port an ONVIF service?",
+            ) from None
+        if http_status != 200:
+            raise self._http_error(what, http_status)
+        return status
+
+    def _fault_error(
+        self, what: str, code: str, reason: str, *, refused: bool
+    ) -> McuControlError:
+        message = f"{what} refused: {redact(reason or code)}"
+        if refused:
+            return AuthenticationError(
+                message, device=self.name, hint=_FAULT_HINTS["NotAuthorized"], code=code
+            )
+        return codec.fault_error(code)(
+            message, device=self.name, hint=_FAULT_HINTS.get(code), code=code
+        )
+
+    def _http_401(self, what: str) -> AuthenticationError:
+        return AuthenticationError(
+            f"{what}: HTTP 401 Unauthorized from the camera",
+            device=self.name,
+            hint=_FAULT_HINTS["NotAuthorized"],
+            code=401,
+        )
+
+    def _http_error(self, what: str, http_status: int) -> DeviceError:
+        return DeviceError(
+            f"{what}: HTTP {http_status} from the camera", device=self.name, code=http_status
+        )
+
     def _map_error(self, what: str, exc: Exception) -> McuControlError:
         import aiohttp
         import zeep.exceptions
@@ -363,16 +449,10 @@ class OnvifCamera(PtzCamera):
         if isinstance(exc, zeep.exceptions.Fault):
             subcodes = [getattr(q, "localname", str(q)) for q in exc.subcodes or []]
             code = subcodes[-1] if subcodes else str(exc.code or "Fault")
-            message = f"{what} refused: {redact(str(exc.message or code))}"
             # the library's heuristic: most cameras answer a bad token with some other fault
             # whose reason mentions authorisation, not with the NotAuthorized subcode
-            if "NotAuthorized" in subcodes or is_auth_error(exc):
-                return AuthenticationError(
-                    message, device=self.name, hint=_FAULT_HINTS["NotAuthorized"], code=code
-                )
-            return codec.fault_error(code)(
-                message, device=self.name, hint=_FAULT_HINTS.get(code), code=code
-            )
+            refused = "NotAuthorized" in subcodes or is_auth_error(exc)
+            return self._fault_error(what, code, str(exc.message or ""), refused=refused)
         if isinstance(exc, ONVIFAuthError):
             return AuthenticationError(
                 f"{what}: {text}", device=self.name, hint=_FAULT_HINTS["NotAuthorized"]
@@ -393,18 +473,9 @@ class OnvifCamera(PtzCamera):
                 hint="check the camera's power, network and ONVIF port",
             )
         if isinstance(exc, zeep.exceptions.TransportError) and exc.status_code == 401:
-            return AuthenticationError(
-                f"{what}: HTTP 401 Unauthorized from the camera",
-                device=self.name,
-                hint=_FAULT_HINTS["NotAuthorized"],
-                code=401,
-            )
+            return self._http_401(what)
         if isinstance(exc, zeep.exceptions.TransportError):
-            return DeviceError(
-                f"{what}: HTTP {exc.status_code} from the camera",
-                device=self.name,
-                code=exc.status_code,
-            )
+            return self._http_error(what, exc.status_code)
         if isinstance(exc, ONVIFError):
             cause = exc.__cause__ or exc.__context__
             if isinstance(cause, Exception) and cause is not exc:

@@ -121,6 +121,8 @@ class OnvifCameraSim:
         self.faults = OnvifFaults()
         #: operation names in the order received, for tests
         self.calls: list[str] = []
+        #: (HTTP headers, body) of every request, in order, for tests that compare wire bytes
+        self.received: list[tuple[dict[str, str], bytes]] = []
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
         self._next_token = 1
@@ -164,6 +166,7 @@ class OnvifCameraSim:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
+        self.received.append((dict(request.headers), body))
         self._reached_at = request.headers.get("Host")  # ops below run without awaiting
         if self.faults.no_reply:
             await self._stopping.wait()

@@ -18,6 +18,7 @@ from devices.errors import (
     TransportError,
 )
 from devices.health import HealthState
+from drivers.onvif.codec import status as codec_status
 from hil.sim.onvif_cam import OnvifCameraSim
 
 pytestmark = pytest.mark.usefixtures("_no_leftover_tasks")
@@ -291,5 +292,50 @@ async def test_a_timed_out_move_may_still_apply_a_timed_out_read_not() -> None:
         assert read.value.may_have_applied is False
     finally:
         sim.faults.no_reply = False
+        await cam.close()
+        await sim.stop()
+
+
+@pytest.mark.parametrize("style", ["fault", "http-401", "reason-only"])
+async def test_a_status_read_refused_after_connect_is_an_authentication_error(style: str) -> None:
+    """The polled GetStatus (sent without zeep) maps refusals as every other call does."""
+    sim = await _started()
+    cam = onvif_cam(sim)
+    try:
+        await cam.connect()
+        sim.faults.update({"reject_auth": True, "reject_auth_as": style})
+        with pytest.raises(AuthenticationError) as info:
+            await cam.health()
+        assert info.value.device == "test.cam1"
+        assert "NTP" in (info.value.hint or "")
+        assert PASSWORD not in str(info.value)
+    finally:
+        await cam.close()
+        await sim.stop()
+
+
+async def test_status_envelope_is_the_one_zeep_sends() -> None:
+    """Our GetStatus and onvif-zeep-async's carry the same elements, attributes and headers."""
+    import xml.etree.ElementTree as ET
+
+    sim = await _started(clock_offset_s=3600.0)
+    cam = onvif_cam(sim)
+    try:
+        await cam.connect()
+        sim.received.clear()
+        ours = await cam.status()
+        ptz = cam._ptz  # the library's own call
+        theirs = codec_status(await ptz.GetStatus({"ProfileToken": cam.profile_token}))
+        assert ours == theirs
+        assert sim.calls[-2:] == ["GetStatus", "GetStatus"]  # both accepted, clock offset included
+        (ours_headers, ours_raw), (zeep_headers, zeep_raw) = sim.received
+
+        def shape(raw: bytes) -> list[tuple[str, dict[str, str]]]:
+            return [(el.tag, dict(el.attrib)) for el in ET.fromstring(raw).iter()]
+
+        assert shape(ours_raw) == shape(zeep_raw)
+        for header in ("Content-Type", "SOAPAction"):
+            assert ours_headers[header] == zeep_headers[header]
+    finally:
         await cam.close()
         await sim.stop()
