@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -60,6 +62,40 @@ class Health:
             "checked_at": self.checked_at.isoformat(),
             "details": dict(self.details),
         }
+
+
+#: detail figures that move at every read (measurement noise, a running counter), with the change
+#: that is news: a reading whose only change is within these is kept, and sent to subscribers
+#: at the next real change or refresh (mcu_control/state.py, MEASUREMENT_REFRESH_S)
+DEADBANDS: dict[str, float] = {
+    # SIP OPTIONS / H.323 connect round trip: a LAN's jitter is under 1 ms, a WAN link's a few
+    "rtt_ms": 5.0,
+    # SNMP sysUpTime grows at every read; a reboot is reported as such (`rebooted`)
+    "uptime_s": math.inf,
+    # ONVIF clock offset (0.1 s steps): the round-trip midpoint wobbles by a few tenths
+    "clock_offset_s": 1.0,
+}
+
+
+def within_deadband(old: Mapping[str, object], new: Mapping[str, object]) -> bool:
+    """True if `new` differs from `old` only by figures within their `DEADBANDS`."""
+    if old.keys() != new.keys():
+        return False
+    for key, value in new.items():
+        before = old[key]
+        if value == before:
+            continue
+        band = DEADBANDS.get(key)
+        if (
+            band is None
+            or isinstance(value, bool)
+            or isinstance(before, bool)
+            or not isinstance(value, int | float)
+            or not isinstance(before, int | float)
+            or abs(value - before) > band
+        ):
+            return False
+    return True
 
 
 def worst(readings: list[Health]) -> HealthState:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-from devices.health import HealthState
+from devices.health import HealthState, within_deadband
 
 if TYPE_CHECKING:
     from profiles.schema import Profile
@@ -148,6 +148,10 @@ class SessionState:
 ChangeKind = Literal["point", "device", "session", "drill", "event"]
 
 
+#: the longest a subscriber goes without a device's latest figures while only they move
+MEASUREMENT_REFRESH_S = 300.0
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     kind: ChangeKind
@@ -168,6 +172,7 @@ class StateStore:
         # point's `recording` stays false even though the recorder's call is up
         self.recording_alert: str | None = None
         self._subscribers: list[asyncio.Queue[Change]] = []
+        self._told: dict[str, DeviceState] = {}  # each device as subscribers last heard of it
 
     def seed(self, profile: Profile) -> None:
         """One UNKNOWN record per point and device of the profile, with its Vietnamese name."""
@@ -215,11 +220,22 @@ class StateStore:
         return self.put_point(replace(old, **changes))
 
     def put_device(self, state: DeviceState) -> bool:
+        """Store a device's state; True (and subscribers told) only if it changed.
+
+        A change only in figures that move at every read (rtt, uptime, clock offset) within
+        their deadband (devices.health.DEADBANDS) is stored — `status` shows it — but
+        subscribers (the MQTT feed) hear of it with the next real change, or once
+        `MEASUREMENT_REFRESH_S` has passed since they last heard of this device.
+        """
         old = self.devices.get(state.id)
         if old is not None and replace(old, checked_at=None) == replace(state, checked_at=None):
             return False
         state = replace(state, checked_at=state.checked_at or self._clock())
         self.devices[state.id] = state
+        told = self._told.get(state.id)
+        if told is not None and _only_measurements_moved(told, state):
+            return False
+        self._told[state.id] = state
         self._notify(Change("device", state.id, state.to_dict()))
         return True
 
@@ -264,6 +280,17 @@ class StateStore:
             if q.full():
                 q.get_nowait()  # a stalled reader loses the oldest change, never blocks writers
             q.put_nowait(change)
+
+
+def _only_measurements_moved(told: DeviceState, now: DeviceState) -> bool:
+    """`now` differs from what subscribers were `told` only within deadbands, and not for long."""
+    if told.checked_at is None or now.checked_at is None:
+        return False
+    if (now.checked_at - told.checked_at).total_seconds() >= MEASUREMENT_REFRESH_S:
+        return False
+    if replace(told, checked_at=None, details={}) != replace(now, checked_at=None, details={}):
+        return False
+    return within_deadband(told.details, now.details)
 
 
 def _same(state: object, changes: dict[str, Any]) -> bool:

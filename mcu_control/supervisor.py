@@ -11,15 +11,18 @@ delays its own supervisor.
 All supervisors of a site share one `ReadBudget`: health reads cost ~1–2 ms of CPU each
 (an ONVIF camera's are SOAP), so 4500 devices read every 15 s would take a third of a core.
 The budget caps reads per second; a small site never notices it, a large one reads each
-device less often instead of saturating the loop the drills and bring-ups need.
+device less often instead of saturating the loop the drills and bring-ups need. It also
+gives the turns in rounds on a 1 s tick, so an idle daemon wakes once a second for its reads
+rather than once per read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
-import time
+import math
 from collections.abc import Awaitable, Callable
 
 from devices.interfaces import Device
@@ -43,32 +46,98 @@ log = logging.getLogger("mcu_control.supervisor")
 
 
 class ReadBudget:
-    """A token bucket shared by a site's supervisors: at most `per_s` reads a second.
+    """The turns of a site's health reads: in rounds on a shared tick, at most `per_s` a second.
 
-    `burst` reads may go at once (a 9-point site's ~40 devices are all read at start); then
-    reads queue in FIFO order, so no device is starved.
+    A supervisor asks for its turn at a time (`turn(at)`); turns are given on the tick grid
+    (multiples of `tick_s` on the loop's clock), so the reads that fall due within one tick run
+    together and the idle daemon wakes once a tick instead of once a read — on an idle machine
+    a read right after a wake-up costs several times one in a batch (docs/performance.md).
+    With `per_s`, a token bucket caps them: `burst` turns may go at once (a 9-point site's ~40
+    devices are all read at start), then each tick gives what the rate allows, in the order
+    the turns fell due, so no device is starved. A first turn (`at` None) goes at once when
+    the bucket allows: start-up is not delayed to the grid.
     """
 
-    def __init__(self, per_s: float, burst: int = 60) -> None:
-        if per_s <= 0 or burst < 1:
-            raise ValueError("a read budget needs per_s > 0 and burst >= 1")
+    def __init__(self, per_s: float | None = None, burst: int = 60, tick_s: float = 1.0) -> None:
+        if (per_s is not None and per_s <= 0) or burst < 1 or tick_s <= 0:
+            raise ValueError("a read budget needs per_s > 0 (or None), burst >= 1, tick_s > 0")
         self.per_s = per_s
         self.burst = burst
+        self.tick_s = tick_s
         self._tokens = float(burst)
-        self._stamp = time.monotonic()
-        self._lock = asyncio.Lock()
+        self._stamp: float | None = None  # loop time of the last refill
+        self._waiting: list[tuple[float, int, asyncio.Future[float]]] = []  # a heap
+        self._seq = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Supervisors waiting for a turn."""
+        return sum(1 for _, _, f in self._waiting if not f.done())
+
+    def grid(self, t: float) -> float:
+        """The first tick at or after loop time `t`."""
+        return math.ceil(t / self.tick_s - 1e-9) * self.tick_s
+
+    async def turn(self, at: float | None = None) -> float:
+        """Wait for a turn at loop time `at` or the first tick after it; the turn's time."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if at is None and not self._waiting and self._take(now):
+            return now
+        fut: asyncio.Future[float] = loop.create_future()
+        heapq.heappush(self._waiting, (now if at is None else at, self._seq, fut))
+        self._seq += 1
+        self._arm(loop)
+        try:
+            return await fut
+        finally:
+            if fut.cancelled() and all(f.done() for _, _, f in self._waiting):
+                self._waiting.clear()  # every supervisor stopped: no timer outlives them
+                self._arm(loop)
 
     async def acquire(self) -> None:
-        async with self._lock:
-            now = time.monotonic()
+        """A turn as soon as the budget allows (on the grid when others are waiting)."""
+        await self.turn()
+
+    def _take(self, now: float) -> bool:
+        if self.per_s is None:
+            return True
+        if self._stamp is not None:
             self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.per_s)
-            self._stamp = now
-            if self._tokens < 1:
-                wait = (1 - self._tokens) / self.per_s
-                await asyncio.sleep(wait)
-                self._stamp = time.monotonic()
-                self._tokens = 1.0
-            self._tokens -= 1
+        self._stamp = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Set the one timer to the first tick at which the first waiter can go."""
+        while self._waiting and self._waiting[0][2].done():
+            heapq.heappop(self._waiting)
+        when: float | None = None
+        if self._waiting:
+            due = self._waiting[0][0]
+            if self.per_s is not None and self._tokens < 1 and self._stamp is not None:
+                due = max(due, self._stamp + (1 - self._tokens) / self.per_s)
+            when = self.grid(max(due, loop.time()))
+        if self._timer is not None and (when is None or self._timer.when() != when):
+            self._timer.cancel()
+            self._timer = None
+        if when is not None and self._timer is None:
+            self._timer = loop.call_at(when, self._tick, loop, when)
+
+    def _tick(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        self._timer = None
+        now = max(loop.time(), when)  # asyncio may run a timer up to its clock resolution early
+        while self._waiting and self._waiting[0][0] <= now + 1e-6:
+            fut = self._waiting[0][2]
+            if not fut.done():
+                if not self._take(now):
+                    break
+                fut.set_result(when)
+            heapq.heappop(self._waiting)
+        self._arm(loop)
 
 
 #: run after a (re)connection: the device answered after not having answered (e.g. renew
@@ -143,9 +212,9 @@ class DeviceSupervisor:
 
     async def _run(self) -> None:
         conns = self.site.connections
+        at: float | None = None  # the first read goes at once
         while True:
-            if self.budget is not None:
-                await self.budget.acquire()
+            turn = await self._turn(at)
             try:
                 ok = await self.check_once()
             except Exception:  # a bug must not kill supervision of this device
@@ -158,7 +227,7 @@ class DeviceSupervisor:
                     log.info("%s: back after %d failed reads", self.device_id, self.failures)
                     self.site.store.event("device-recovered", device=self.device_id)
                 self.failures = 0
-                await asyncio.sleep(self.interval_s)
+                at = turn + self.interval_s  # reads start interval_s apart, on the budget's grid
             else:
                 if self.failures == 0:
                     log.warning(
@@ -177,7 +246,16 @@ class DeviceSupervisor:
                 wait = conns.retry_in(self.device_id)
                 if conns.state(self.device_id) is not LinkState.BACKOFF:
                     wait = self.interval_s
-                await asyncio.sleep(wait)
+                at = asyncio.get_running_loop().time() + wait
+
+    async def _turn(self, at: float | None) -> float:
+        """The budget's turn at `at` (None: now); without a budget, a plain sleep until then."""
+        if self.budget is not None:
+            return await self.budget.turn(at)
+        loop = asyncio.get_running_loop()
+        if at is not None:
+            await asyncio.sleep(max(0.0, at - loop.time()))
+        return loop.time()
 
 
 def supervisors(
@@ -187,8 +265,9 @@ def supervisors(
     timeout_s: float = 5.0,
     reads_per_s: float | None = None,
 ) -> list[DeviceSupervisor]:
-    """One supervisor per device of the site, sharing one read budget (None: no cap)."""
-    budget = ReadBudget(reads_per_s) if reads_per_s else None
+    """One supervisor per device of the site, sharing one read budget (`reads_per_s` None: no
+    cap, the reads still go in rounds on its tick)."""
+    budget = ReadBudget(reads_per_s or None)
     return [
         DeviceSupervisor(site, dev, read, interval_s=interval_s, timeout_s=timeout_s, budget=budget)
         for dev, read in device_readers(site).items()

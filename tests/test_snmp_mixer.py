@@ -435,3 +435,29 @@ async def test_identify_reads_the_vendor_firmware_oid(agent: SnmpAgent) -> None:
     assert (info.manufacturer, info.firmware) == ("QSC", "9.4.1-2208.003")
     assert info.extra["sys_name"] == "core-110f-01"
     assert info.extra["sys_descr"].startswith("QSC Q-SYS Core 110f")
+
+
+async def test_an_idle_engine_does_not_tick_and_a_lost_request_is_still_retried(
+    agent: SnmpAgent,
+) -> None:
+    """pysnmp's timer runs only while a request is in flight, and it still retransmits then."""
+    from chaos.proxy import FaultProxy
+
+    host, port = agent.endpoints[1]
+    proxy = FaultProxy("udp", port)
+    await proxy.start()
+    mixer = v2c(agent, endpoint=1, port=proxy.port, retries=1, timeout_s=1.0)
+    try:
+        assert await mixer.get_mute("mic1") in (True, False)
+        dispatcher = mixer.client._engine.transport_dispatcher  # the engine pysnmp ticks on
+        assert dispatcher.loopingcall is None  # idle: nothing wakes the loop every 0.5 s
+        proxy.mode = "blackhole"  # the first GET is lost ...
+        read = asyncio.create_task(mixer.get_mute("mic1"))
+        await asyncio.sleep(0.3)
+        assert dispatcher.loopingcall is not None  # ... while it is out, the engine ticks
+        proxy.mode = "pass"  # ... and its retransmission, a tick after 1 s, is answered
+        assert await read in (True, False)
+        assert dispatcher.loopingcall is None
+    finally:
+        await mixer.close()
+        await proxy.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from devices.health import HealthState
 from mcu_control.state import DeviceState, PointPhase, PointState, StateStore
 
@@ -55,3 +57,67 @@ async def test_seed_from_profile_has_every_point_and_device() -> None:
         "camera",
         "mixer",
     }
+
+
+class _Clock:
+    def __init__(self) -> None:
+        import datetime as dt
+
+        self.now = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> Any:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        import datetime as dt
+
+        self.now += dt.timedelta(seconds=seconds)
+
+
+def _changes(q: Any) -> list[dict[str, Any]]:
+    out = []
+    while not q.empty():
+        out.append(q.get_nowait().payload)
+    return out
+
+
+async def test_figures_that_move_at_every_read_are_told_by_exception() -> None:
+    """A codec's rtt jitter or a mixer's uptime is kept for `status` but not sent at every read;
+    a move beyond the deadband, any other change, or the refresh period sends it."""
+    from mcu_control.state import MEASUREMENT_REFRESH_S
+
+    clock = _Clock()
+    store = StateStore(clock=clock)
+    store.put_device(DeviceState("que-vo.codec", "que-vo", "codec", "Codec", "sip"))
+    q = store.subscribe()
+
+    def read(rtt: float, *, uptime: float = 100.0, health: HealthState = HealthState.OK) -> bool:
+        clock.advance(15)
+        details = {"rtt_ms": rtt, "method": "sip-options-udp", "uptime_s": uptime}
+        return store.update_device("que-vo.codec", health=health, details=details)
+
+    assert read(0.4)
+    assert _changes(q)[-1]["details"]["rtt_ms"] == 0.4
+    assert not read(0.9, uptime=115.0)  # jitter and a running counter: not news ...
+    assert not read(3.2, uptime=130.0)
+    assert _changes(q) == []
+    assert store.devices["que-vo.codec"].details["rtt_ms"] == 3.2  # ... but `status` has it
+    assert read(9.0)  # 8.6 ms above what subscribers last heard: news
+    assert _changes(q)[-1]["details"]["rtt_ms"] == 9.0
+    assert read(9.5, health=HealthState.DEGRADED)  # a real change carries the latest figures
+    assert _changes(q)[-1]["details"]["rtt_ms"] == 9.5
+    quiet = 0
+    while not read(9.1 + quiet % 2, health=HealthState.DEGRADED) and quiet < 100:
+        quiet += 1
+    assert quiet == MEASUREMENT_REFRESH_S // 15 - 1  # refreshed once the period has passed
+    assert _changes(q)[-1]["details"]["rtt_ms"] == 9.1 + quiet % 2
+
+
+async def test_a_figure_without_a_deadband_is_always_news() -> None:
+    store = StateStore()
+    store.put_device(DeviceState("que-vo.mixer", "que-vo", "mixer", "Mixer", "snmp"))
+    q = store.subscribe()
+    assert store.update_device("que-vo.mixer", details={"sensor1": 41.0})
+    assert store.update_device("que-vo.mixer", details={"sensor1": 41.5})
+    assert store.update_device("que-vo.mixer", details={"sensor1": 41.5, "rtt_ms": 1.0})
+    assert len(_changes(q)) == 3

@@ -12,8 +12,9 @@ every other device's timeout fire.
 Idle cost (a daemon reads each mixer every 15 s): pysnmp wakes its dispatcher every 0.1 s by
 default to expire requests, for as long as the engine lives; our engines tick every 0.5 s
 (`TICK_S`: every request has its own exact deadline here, pysnmp's tick only paces retries
-and frees its cache). And each request's OIDs are resolved against the MIB view once per
-client, not at every GET (the view walk was a third of a GET's CPU).
+and frees its cache), and only while one of their requests is in flight (`_Ticking`): an
+idle engine does not wake the loop at all. And each request's OIDs are resolved against the
+MIB view once per client, not at every GET (the view walk was a third of a GET's CPU).
 """
 
 from __future__ import annotations
@@ -73,6 +74,34 @@ def _mib_view() -> Any:
     return _MIB_VIEW[0]
 
 
+class _Ticking:
+    """pysnmp's timer for one engine, running only while a request of that engine is in flight.
+
+    pysnmp starts its dispatcher's looping call (`loopingcall`, `handle_timeout`) when the first
+    transport registers and keeps it until the dispatcher closes; the tick only retransmits and
+    expires outstanding requests, so with none outstanding it has nothing to do. A request
+    abandoned at our deadline is expired at the next request's ticks instead.
+    """
+
+    def __init__(self, engine: Any) -> None:
+        self.dispatcher = engine.transport_dispatcher
+        self.in_flight = 0
+
+    def __enter__(self) -> None:
+        self.in_flight += 1
+        d = self.dispatcher
+        if d.loopingcall is None and d.get_timer_resolution() > 0:
+            d.loopingcall = asyncio.ensure_future(d.handle_timeout())
+
+    def __exit__(self, *_: object) -> None:
+        self.in_flight -= 1
+        task, d = None, self.dispatcher
+        if self.in_flight == 0:
+            task, d.loopingcall = d.loopingcall, None
+        if task is not None and not task.done():
+            task.cancel()
+
+
 def _acquire_engine(key: tuple[object, ...]) -> Any:
     loop = asyncio.get_running_loop()
     slot = (id(loop), key)
@@ -83,6 +112,7 @@ def _acquire_engine(key: tuple[object, ...]) -> Any:
         dispatcher = AsyncioDispatcher()
         dispatcher.set_timer_resolution(TICK_S)  # before the engine registers its tick
         engine.register_transport_dispatcher(dispatcher)
+        engine.cache["mcu_control.ticking"] = _Ticking(engine)
         entry = _ENGINES[slot] = [engine, 0, loop]
     entry[1] += 1
     return entry[0]
@@ -222,14 +252,15 @@ class SnmpClient:
         try:
             # pysnmp checks its own timeouts on a 0.5 s tick; this deadline is the exact one
             async with asyncio.timeout(self.deadline_s):
-                error_indication, error_status, error_index, result = await command(
-                    self._engine,
-                    self._auth(),
-                    self._target,
-                    self._context(),
-                    *binds,
-                    lookupMib=False,
-                )
+                with self._engine.cache["mcu_control.ticking"]:
+                    error_indication, error_status, error_index, result = await command(
+                        self._engine,
+                        self._auth(),
+                        self._target,
+                        self._context(),
+                        *binds,
+                        lookupMib=False,
+                    )
         except TimeoutError:
             raise self._timeout(what) from None
         except OSError as exc:
