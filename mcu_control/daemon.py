@@ -25,6 +25,7 @@ from mcu_control.audit import AuditLog, audit_gap
 from mcu_control.roster import next_session
 from mcu_control.sdnotify import Notifier, watchdog_interval
 from mcu_control.state import SessionPhase, SessionState, StateStore
+from mcu_control.ticks import until_tick
 from scheduler.actions import LoggingActions, SessionActions
 from scheduler.calendar import Calendar
 from scheduler.clock import Clock, SystemClock
@@ -254,8 +255,8 @@ class Daemon:
                     await self._replan(force_calendar=True)
                     last_replan = now
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.config.leader_poll_s)
+            with contextlib.suppress(TimeoutError):  # on the grid: one wake-up with the reads
+                await asyncio.wait_for(self._wake.wait(), until_tick(self.config.leader_poll_s))
 
     async def _leader_tick(self) -> None:
         if self.scheduler is None:
@@ -438,7 +439,7 @@ class Daemon:
     async def _watchdog(self, interval: float) -> None:
         while True:
             self.notifier.notify("WATCHDOG=1")
-            await asyncio.sleep(interval)
+            await asyncio.sleep(interval)  # not moved: systemd's deadline is exact
 
     def _standby_why(self) -> str:
         """Why this node is not active, in words (which lock another daemon holds)."""

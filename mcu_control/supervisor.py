@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import heapq
 import logging
-import math
 from collections.abc import Awaitable, Callable
 
 from devices.interfaces import Device
@@ -30,6 +29,7 @@ from mcu_control.connections import Backoff, LinkState
 from mcu_control.site import Site, StepEvent
 from mcu_control.state import PointPhase, SessionPhase
 from mcu_control.status import Reader, apply_calls, device_readers, read_calls, read_device
+from mcu_control.ticks import GRID_S, on_grid, until_tick
 
 __all__ = [
     "Backoff",
@@ -58,7 +58,7 @@ class ReadBudget:
     the bucket allows: start-up is not delayed to the grid.
     """
 
-    def __init__(self, per_s: float | None = None, burst: int = 60, tick_s: float = 1.0) -> None:
+    def __init__(self, per_s: float | None = None, burst: int = 60, tick_s: float = GRID_S) -> None:
         if (per_s is not None and per_s <= 0) or burst < 1 or tick_s <= 0:
             raise ValueError("a read budget needs per_s > 0 (or None), burst >= 1, tick_s > 0")
         self.per_s = per_s
@@ -77,7 +77,7 @@ class ReadBudget:
 
     def grid(self, t: float) -> float:
         """The first tick at or after loop time `t`."""
-        return math.ceil(t / self.tick_s - 1e-9) * self.tick_s
+        return on_grid(t, self.tick_s)
 
     async def turn(self, at: float | None = None) -> float:
         """Wait for a turn at loop time `at` or the first tick after it; the turn's time."""
@@ -330,8 +330,8 @@ class CallSupervisor:
                 log.exception("call supervisor failed unexpectedly")
             self._wake.clear()
             wait = self.interval_s if self._busy else self.idle_interval_s
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+            with contextlib.suppress(TimeoutError):  # on the daemon's grid (mcu_control.ticks)
+                await asyncio.wait_for(self._wake.wait(), until_tick(wait))
 
 
 def phase_counts(site: Site) -> dict[str, int]:

@@ -43,6 +43,7 @@ from mcu_control.mqtt.commands import (
 from mcu_control.mqtt.config import Connection, connection_for, resolve_url
 from mcu_control.mqtt.homeassistant import HA_STATUS_TOPIC, discovery_messages
 from mcu_control.state import Change
+from mcu_control.ticks import sleep_to_tick
 
 if TYPE_CHECKING:
     from mcu_control.audit import AuditLog
@@ -539,7 +540,7 @@ class MqttFeed:
 
     async def _heartbeat(self) -> None:
         while True:
-            await asyncio.sleep(self._heartbeat_s)
+            await sleep_to_tick(self._heartbeat_s)
             if self.connected:
                 self._publish(self._topics.status, pl.ONLINE.encode(), retain=True)
                 self._publish_session()  # refreshes countdown_s
