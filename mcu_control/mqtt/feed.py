@@ -1,6 +1,7 @@
 """The MQTT status feed: publishes the state store for room panels and Home Assistant.
 
-Threading: paho runs its network loop in its own thread (`loop_start`). That thread does the
+Threading: paho runs its network loop in its own thread (`loop_start`; idle, it wakes every
+`IDLE_WAKE_S` rather than paho's 1 s: `_Client`). That thread does the
 blocking parts (DNS, TCP connect, TLS handshake, reconnect backoff), so nothing here can stall
 the daemon's event loop, and paho's own reconnect logic is reused rather than re-implemented
 on `add_reader`. The hand-offs are one-way and thread-safe: paho callbacks only call
@@ -55,6 +56,8 @@ log = logging.getLogger("mcu_control.mqtt")
 QOS_STATE = 1
 PENDING_EVENTS_MAX = 1000
 STOP_TIMEOUT_S = 3.0
+#: how often paho's network thread wakes when there is no traffic (keep-alive checks)
+IDLE_WAKE_S = 5.0
 REFUSAL_SUMMARY_DELAY_S = 2.0  # refusals of one republish arrive within this; then one line
 
 
@@ -235,7 +238,7 @@ class MqttFeed:
     def _make_client(self, conn: Connection) -> mqtt.Client:
         v5 = conn.protocol == "5"
         client_id = f"mcu-control-{self._site}-{socket.gethostname()}-{os.getpid()}"[:64]
-        client = mqtt.Client(
+        client = _Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
@@ -249,6 +252,7 @@ class MqttFeed:
         if conn.username is not None:
             secret = conn.password.reveal() if conn.password is not None else None
             client.username_pw_set(conn.username, secret)
+        client.idle_wake_s = min(IDLE_WAKE_S, conn.keepalive_s / 4)
         client.will_set(self._topics.status, pl.OFFLINE, qos=QOS_STATE, retain=True)
         client.reconnect_delay_set(1, self._reconnect_max_s)
         client.on_connect = self._on_connect
@@ -655,6 +659,25 @@ class MqttFeed:
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
+
+
+class _Client(mqtt.Client):
+    """paho's client, its network thread waking every `idle_wake_s` when nothing happens.
+
+    `loop_start()` runs `loop_forever(timeout=1.0)`: the thread's select returns every second
+    to check keep-alive, and takes the GIL from the event loop to do so — an idle daemon's most
+    frequent wake-up. Traffic, `publish` and `disconnect` wake the select at once whatever the
+    timeout (paho's socket pair), so a longer one only spaces the keep-alive checks; it stays
+    well under the keep-alive (a quarter of it).
+    """
+
+    idle_wake_s = 1.0
+
+    def _thread_main(self) -> None:  # paho's own, with the timeout
+        try:
+            self.loop_forever(timeout=self.idle_wake_s, retry_first_connection=True)
+        finally:
+            self._thread = None
 
 
 def _drop_unsent(client: mqtt.Client) -> None:
