@@ -138,8 +138,10 @@ def test_a_fault_gives_its_most_specific_subcode() -> None:
 @pytest.mark.parametrize(
     ("subcode", "reason"),
     [
-        ("<SOAP-ENV:Subcode><SOAP-ENV:Value>ter:NotAuthorized</SOAP-ENV:Value></SOAP-ENV:Subcode>",
-         "Sender not Authorized"),
+        (
+            "<SOAP-ENV:Subcode><SOAP-ENV:Value>ter:NotAuthorized</SOAP-ENV:Value></SOAP-ENV:Subcode>",
+            "Sender not Authorized",
+        ),
         ("", "The action requested requires authorization and the sender is not authorized"),
     ],
 )

@@ -443,7 +443,7 @@ async def test_an_idle_engine_does_not_tick_and_a_lost_request_is_still_retried(
     """pysnmp's timer runs only while a request is in flight, and it still retransmits then."""
     from chaos.proxy import FaultProxy
 
-    host, port = agent.endpoints[1]
+    _host, port = agent.endpoints[1]
     proxy = FaultProxy("udp", port)
     await proxy.start()
     mixer = v2c(agent, endpoint=1, port=proxy.port, retries=1, timeout_s=1.0)

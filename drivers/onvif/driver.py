@@ -414,9 +414,7 @@ class OnvifCamera(PtzCamera):
             raise self._http_error(what, http_status)
         return status
 
-    def _fault_error(
-        self, what: str, code: str, reason: str, *, refused: bool
-    ) -> McuControlError:
+    def _fault_error(self, what: str, code: str, reason: str, *, refused: bool) -> McuControlError:
         message = f"{what} refused: {redact(reason or code)}"
         if refused:
             return AuthenticationError(
