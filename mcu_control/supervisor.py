@@ -96,10 +96,6 @@ class ReadBudget:
                 self._waiting.clear()  # every supervisor stopped: no timer outlives them
                 self._arm(loop)
 
-    async def acquire(self) -> None:
-        """A turn as soon as the budget allows (on the grid when others are waiting)."""
-        await self.turn()
-
     def _take(self, now: float) -> bool:
         if self.per_s is None:
             return True

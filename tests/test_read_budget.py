@@ -54,7 +54,7 @@ async def test_waiters_take_turns_in_order() -> None:
     order: list[int] = []
 
     async def reader(i: int) -> None:
-        await budget.acquire()
+        await budget.turn()
         order.append(i)
 
     tasks = []

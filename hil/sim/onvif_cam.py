@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import datetime as dt
 import hashlib
 import hmac
@@ -42,6 +43,7 @@ DIGEST = "#PasswordDigest"
 PAN_TILT_POS = "http://www.onvif.org/ver10/tptz/PanTiltSpaces/PositionGenericSpace"
 ZOOM_POS = "http://www.onvif.org/ver10/tptz/ZoomSpaces/PositionGenericSpace"
 PRE_AUTH = {"GetSystemDateAndTime"}
+RECEIVED_KEPT = 64  # requests kept in `OnvifCameraSim.received`
 _DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$")
 
 
@@ -121,8 +123,11 @@ class OnvifCameraSim:
         self.faults = OnvifFaults()
         #: operation names in the order received, for tests
         self.calls: list[str] = []
-        #: (HTTP headers, body) of every request, in order, for tests that compare wire bytes
-        self.received: list[tuple[dict[str, str], bytes]] = []
+        #: (HTTP headers, body) of the latest requests, in order, for tests that compare wire
+        #: bytes (bounded: a rig's camera answers a health read every few seconds for days)
+        self.received: collections.deque[tuple[dict[str, str], bytes]] = collections.deque(
+            maxlen=RECEIVED_KEPT
+        )
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
         self._next_token = 1
